@@ -1,0 +1,34 @@
+# Plain entry points; everything runs inside .venv, built from the lock file.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DB ?= barwatch.db
+
+.PHONY: setup crawl test demo serve lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+crawl: setup        ## incremental crawl of the live site into $(DB)
+	$(BIN)/barwatch crawl --db $(DB)
+
+test: setup         ## the whole test suite
+	$(BIN)/python -m pytest -q
+
+demo: setup         ## fixture site on 127.0.0.1 -> fresh archive in demo/ -> summary
+	$(BIN)/barwatch demo --dir demo
+
+serve: setup
+	$(BIN)/barwatch serve --db $(DB)
+
+lock:               ## re-resolve the pinned versions after changing pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^barwatch' > requirements.lock
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,47 @@
+"""Run one crawl in this process: the Python API under ``barwatch crawl``.
+
+Scrapy's reactor cannot be restarted inside one process, so this runs exactly one crawl
+per process; the daemon starts a fresh process for each scheduled crawl.
+"""
+from __future__ import annotations
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import settings as default_settings
+from crawler.config import Config
+
+
+def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO") -> Settings:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    crawl = config.crawl
+    settings.setdict(
+        {
+            "BARWATCH_DB": str(db_path),
+            "BARWATCH_MODE": mode,
+            "BARWATCH_CLOCK": clock,
+            "USER_AGENT": crawl.user_agent,
+            "DOWNLOAD_DELAY": crawl.download_delay,
+            "AUTOTHROTTLE_ENABLED": crawl.autothrottle and crawl.download_delay > 0,
+            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+            "RETRY_TIMES": crawl.retry_times,
+            "BARWATCH_RETRY_BACKOFF": crawl.retry_backoff,
+            "DOWNLOAD_TIMEOUT": crawl.timeout,
+            "LOG_LEVEL": log_level,
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO") -> dict:
+    """Crawl once into ``db_path``; returns the finished ``crawl_runs`` row."""
+    process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level), install_root_handler=True)
+    crawler = process.create_crawler("lawyers")
+    process.crawl(crawler, config=config, mode=mode)
+    process.start()
+    run = crawler.stats.get_value("barwatch/run")
+    if run is None:
+        raise RuntimeError("the crawl ended before it could record its run; see the log above")
+    return run

@@ -1,0 +1,46 @@
+"""Scrapy settings of the barwatch project (``scrapy crawl lawyers`` reads these).
+
+Politeness is the default: robots.txt obeyed, one request at a time, about a second apart
+with AutoThrottle slowing down further when the site does, retries with back-off. The
+``barwatch`` command overrides some of these from the TOML config (crawler.runner).
+"""
+BOT_NAME = "barwatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "barwatch/0.1 (archive of the Shanghai Bar Association news; polite, obeys robots.txt)"
+ROBOTSTXT_OBEY = True
+
+CONCURRENT_REQUESTS = 1
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+BARWATCH_RETRY_BACKOFF = 2.0
+
+# Conditional requests are done by hand (ETag/Last-Modified per article). Scrapy's HTTP
+# cache stays off: with its RFC2616 policy it can answer from a stale copy without asking.
+HTTPCACHE_ENABLED = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.BackoffDelayMiddleware": 560,
+}
+ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
+EXTENSIONS = {"crawler.progress.Progress": 500}
+
+# Where the archive lives and which config to use; the barwatch command sets these.
+BARWATCH_DB = "barwatch.db"
+BARWATCH_CONFIG = None
+BARWATCH_BASE_URL = None
+BARWATCH_MODE = "incremental"

@@ -1,0 +1,342 @@
+"""The ``barwatch`` command: a thin layer over the Python API.
+
+Exit codes: 0 done; 1 the work failed (site down, SMTP down, a bad page given to inspect);
+2 bad usage or a broken config; 75 another crawl holds the archive's lock.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+from scheduler.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def _frozen_clock(value: str | None):
+    if not value:
+        return None
+    try:
+        fixed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--now: not an ISO-8601 time: {value!r}", EXIT_USAGE) from None
+    if fixed.tzinfo is None:
+        fixed = fixed.replace(tzinfo=timezone.utc)
+    return lambda: fixed
+
+
+def _load_config(args):
+    from crawler.config import ConfigError, load_config
+
+    try:
+        return load_config(getattr(args, "config", None)).with_base_url(getattr(args, "base_url", None))
+    except ConfigError as exc:
+        raise CliError(f"config error: {exc}", EXIT_USAGE) from None
+
+
+def _open_archive(args, clock=None):
+    from storage.archive import Archive, ArchiveError, utcnow
+
+    try:
+        return Archive(args.db, clock=clock or utcnow)
+    except ArchiveError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _summary(run: dict) -> str:
+    return (
+        f"run {run['id']} ({run['mode']}, {run['status']}): new {run['new']}, updated {run['changed']}, "
+        f"unchanged {run['unchanged']}, removed {run['removed']}, failed {run['failed']}, requests {run['requests']}"
+    )
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_crawl(args) -> int:
+    from crawler.runner import run_crawl
+
+    config = _load_config(args)
+    clock = _frozen_clock(args.now)
+    _open_archive(args).close()  # a database that cannot be opened fails here, before any request
+    try:
+        with CrawlLock(args.db):
+            run = run_crawl(config, args.db, "full" if args.full else "incremental", clock=clock, log_level=args.log_level)
+    except ArchiveLocked as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
+    print(_summary(run))
+    if run["status"] == "suspect":
+        print(f"run {run['id']} is suspect ({run['note']}): its change alerts are held; check, then `barwatch release {run['id']}`")
+    worked = run["new"] + run["changed"] + run["unchanged"] + run["removed"]
+    return EXIT_FAILED if run["failed"] and not worked else 0
+
+
+def cmd_inspect(args) -> int:
+    from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
+    from crawler.urls import article_id_from_path
+
+    config = _load_config(args)
+    target = args.target
+    if Path(target).exists():
+        data, content_type = Path(target).read_bytes(), None
+        url = args.url or target
+    else:
+        data, content_type, url = _fetch(target, config.crawl.user_agent, config.crawl.timeout)
+        url = args.url or url
+    html = decode_html(data, content_type)
+    article_url = url if article_id_from_path(url) else None
+    if article_url is None and not args.list:
+        import re
+
+        m = re.search(r"[0-9a-f]{32}", Path(target).name)
+        article_url = f"https://www.lawyers.org.cn/info/{m.group(0)}" if m and Path(target).exists() else None
+    if article_url and not args.list:
+        try:
+            record = parse_article(html, article_url, ParseRules.from_mapping(config.parsing))
+        except ParseError as exc:
+            raise CliError(f"not parsable as an article: {exc}") from None
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+    else:
+        from urllib.parse import urlsplit
+
+        rows = parse_list(html, url if "://" in url else "https://www.lawyers.org.cn/", extra_hosts=frozenset({urlsplit(config.base_url).netloc}))
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(f"{len(rows)} article links", file=sys.stderr)
+    return 0
+
+
+def _fetch(url: str, user_agent: str, timeout: float):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read(), response.headers.get("Content-Type"), response.geturl()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CliError(f"cannot fetch {url}: {exc}") from None
+
+
+def cmd_runs(args) -> int:
+    archive = _open_archive(args)
+    for run in reversed(archive.runs(args.limit)):
+        line = f"{run['id']:>4}  {run['started_at']}  {run['status']:<11} {run['mode']:<11} " + _summary(run).split(": ", 1)[1]
+        print(line + (f"  [{run['note']}]" if run["note"] else ""))
+    return 0
+
+
+def cmd_release(args) -> int:
+    archive = _open_archive(args)
+    try:
+        run = archive.release(args.run_id)
+    except (ValueError, Exception) as exc:  # NotFoundError has no useful message of its own
+        raise CliError(f"cannot release run {args.run_id}: {exc or 'no such run'}") from None
+    print(f"run {run['id']} released: its held change alerts will go out with the next notify")
+    return 0
+
+
+def cmd_history(args) -> int:
+    from storage.textops import paragraph_changes, summarize_changes
+
+    archive = _open_archive(args)
+    article_id = _article_id(archive, args.article)
+    article = archive.get_article(article_id)
+    print(f"{article['title']}\n{article['url']}  [{article['status']}]  first seen {article['first_seen']}")
+    previous = None
+    for v in archive.versions(article_id):
+        summary = "first version" if previous is None else summarize_changes(paragraph_changes(previous, v))
+        print(f"  v{v['version']}  {v['fetched_at']}  {summary}")
+        previous = v
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from storage.textops import paragraph_changes, render_changes_ansi, render_changes_text
+
+    archive = _open_archive(args)
+    article_id = _article_id(archive, args.article)
+    versions = archive.versions(article_id)
+    n = args.version or versions[-1]["version"]
+    if n < 2 or n > len(versions):
+        raise CliError(f"{article_id} has versions 1..{len(versions)}; a diff needs a version from 2 on", EXIT_USAGE)
+    old, new = versions[n - 2], versions[n - 1]
+    changes = paragraph_changes(old, new)
+    colour = sys.stdout.isatty() and not args.plain and not os.environ.get("NO_COLOR")
+    print(f"{new['title']}: version {n - 1} -> {n} ({new['fetched_at']})")
+    print(render_changes_ansi(changes) if colour else render_changes_text(changes))
+    return 0
+
+
+def _article_id(archive, key: str) -> str:
+    try:
+        return archive.find_article_id(key)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0]), EXIT_USAGE) from None
+
+
+def cmd_notify(args) -> int:
+    from scheduler.notify import run_notify
+
+    config = _load_config(args)
+    archive = _open_archive(args)
+    return run_notify(archive, config.alerts, dry_run=args.dry_run)
+
+
+def cmd_search(args) -> int:
+    from storage.search import format_results, search
+
+    archive = _open_archive(args)
+    try:
+        results = search(archive.db, args.query, section=args.section, since=args.since, limit=args.limit)
+    except ValueError as exc:
+        raise CliError(f"search: {exc}", EXIT_USAGE) from None
+    print(format_results(results) if results else "no match")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from storage.serve import serve
+
+    _open_archive(args).close()  # create/migrate the schema before Datasette opens it
+    serve(args.db, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_daemon(args) -> int:
+    from scheduler.daemon import run_daemon
+
+    config = _load_config(args)
+    return run_daemon(args.db, config, config_path=args.config, base_url=args.base_url)
+
+
+def cmd_demo(args) -> int:
+    from scheduler.demo import run_demo
+
+    return run_demo(Path(args.dir), keep_serving=args.serve)
+
+
+# ---------------------------------------------------------------------- parser
+def _command(sub, name: str, func, help_text: str, example: str):
+    p = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def _db(p):
+    p.add_argument("--db", default=os.environ.get("BARWATCH_DB", "barwatch.db"), help="archive file (default: barwatch.db or $BARWATCH_DB)")
+
+
+def _config(p):
+    p.add_argument("--config", help="TOML config file (default: the packaged one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="barwatch",
+        description="Archive and change monitor for the Shanghai Bar Association's news site (www.lawyers.org.cn).",
+        epilog="Run `barwatch COMMAND --help` for a command's options and an example.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _command(sub, "crawl", cmd_crawl, "Crawl the site into the archive (incremental unless --full).",
+                 "barwatch crawl --db barwatch.db\nbarwatch crawl --full --base-url http://127.0.0.1:8000")
+    _db(p), _config(p)
+    p.add_argument("--base-url", help="replace scheme and host of every configured URL (e.g. a local copy)")
+    p.add_argument("--full", action="store_true", help="walk every list page and re-fetch every known article")
+    p.add_argument("--now", help=argparse.SUPPRESS)  # frozen clock for reproducible tests
+    p.add_argument("--log-level", default=os.environ.get("BARWATCH_LOG_LEVEL", "INFO"))
+
+    p = _command(sub, "inspect", cmd_inspect, "Show what the parser makes of one page (a URL or a saved file).",
+                 "barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef\n"
+                 "barwatch inspect saved-list.html --list")
+    _config(p)
+    p.add_argument("target", help="URL or file")
+    p.add_argument("--url", help="the page's URL, when TARGET is a saved file")
+    p.add_argument("--list", action="store_true", help="treat the page as a list page")
+    p.add_argument("--base-url", help=argparse.SUPPRESS)
+
+    p = _command(sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5")
+    _db(p)
+    p.add_argument("--limit", type=int, default=20)
+
+    p = _command(sub, "release", cmd_release, "Confirm a suspect run so that its held change alerts are sent.", "barwatch release 12")
+    _db(p)
+    p.add_argument("run_id", type=int)
+
+    p = _command(sub, "history", cmd_history, "List an article's versions with a one-line summary each.",
+                 "barwatch history 0123456789abcdef0123456789abcdef\nbarwatch history 01234567   # a unique prefix will do")
+    _db(p)
+    p.add_argument("article", help="article id, unique id prefix, or URL")
+
+    p = _command(sub, "diff", cmd_diff, "Show what changed in an article, characters highlighted inside paragraphs.",
+                 "barwatch diff 0123456789abcdef0123456789abcdef --version 2")
+    _db(p)
+    p.add_argument("article", help="article id, unique id prefix, or URL")
+    p.add_argument("--version", type=int, help="compare this version with the one before (default: the latest)")
+    p.add_argument("--plain", action="store_true", help="plain text markers [-old-]{+new+} even on a terminal")
+
+    p = _command(sub, "notify", cmd_notify, "Send the pending alerts by email (SMTP settings from BARWATCH_SMTP_*).",
+                 "BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \\\n"
+                 "  BARWATCH_MAIL_TO=team@example.com barwatch notify\nbarwatch notify --dry-run")
+    _db(p), _config(p)
+    p.add_argument("--dry-run", action="store_true", help="print the messages, send and mark nothing")
+
+    p = _command(sub, "search", cmd_search, "Search the archive (Chinese words of any length, Latin tokens).",
+                 "barwatch search 律师 疫情 --since 2024-01-01 --limit 5")
+    _db(p)
+    p.add_argument("query", nargs="+")
+    p.add_argument("--section", help="only this section (substring of the breadcrumb path)")
+    p.add_argument("--since", help="only articles published on or after this date (YYYY-MM-DD)")
+    p.add_argument("--limit", type=int, default=20)
+
+    p = _command(sub, "serve", cmd_serve, "Browse and search the archive in Datasette on 127.0.0.1.",
+                 "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/")
+    _db(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+
+    p = _command(sub, "daemon", cmd_daemon, "Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).",
+                 "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml")
+    _db(p), _config(p)
+    p.add_argument("--base-url", help="replace scheme and host of every configured URL")
+
+    p = _command(sub, "demo", cmd_demo, "Serve the bundled fixture site on 127.0.0.1, crawl it into a fresh archive and show it.",
+                 "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db")
+    p.add_argument("--dir", default="demo", help="where the demo archive goes (default: ./demo)")
+    p.add_argument("--serve", action="store_true", help="then keep serving the archive in Datasette")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "search":
+        args.query = " ".join(args.query)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s barwatch %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

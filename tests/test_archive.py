@@ -1,0 +1,134 @@
+"""The archive API on tmp_path databases with a frozen clock."""
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from storage.archive import Archive, ArchiveError, DriftGuard
+
+NOW = datetime(2026, 11, 28, 8, 0, 0, tzinfo=timezone.utc)
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+
+
+def rec(aid, **kw):
+    base = {
+        "id": aid,
+        "url": f"https://www.lawyers.org.cn/info/{aid}",
+        "section": "行业资讯 > 律协动态",
+        "title": f"标题{aid[0]}",
+        "published": "2026-11-20",
+        "author": "办公室",
+        "source": None,
+        "views": 10,
+        "body": "上海市律师协会召开会议。\n会议研究部署了下一阶段的工作，要求各律师事务所认真落实。",
+        "attachments": [],
+    }
+    return {**base, **kw}
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with Archive(tmp_path / "a.db", clock=lambda: NOW) as a:
+        yield a
+
+
+def test_baseline_then_new_changed_unchanged(archive):
+    run1 = archive.start_run("full")
+    assert [archive.record_article(run1, rec(x)) for x in (A, B)] == ["new", "new"]
+    assert archive.finish_run(run1, requests=3)["status"] == "ok"
+    assert archive.alerts() == []  # the first crawl is a baseline: no "new" events
+
+    run2 = archive.start_run("incremental")
+    assert archive.record_article(run2, rec(A, views=11)) == "unchanged"  # only the counter moved
+    edited = rec(B, body=rec(B)["body"].replace("下一阶段", "明年"))
+    assert archive.record_article(run2, edited) == "changed"
+    assert archive.record_article(run2, rec(C)) == "new"
+    run = archive.finish_run(run2, requests=5)
+    assert (run["new"], run["changed"], run["unchanged"], run["failed"], run["requests"]) == (1, 1, 1, 0, 5)
+    assert [(x["article_id"], x["kind"], x["run_id"], x["version"]) for x in archive.alerts()] == [
+        (B, "changed", run2, 2),
+        (C, "new", run2, 1),
+    ]
+    b = archive.get_article(B)
+    assert (b["version"], b["status"], b["views"], json.loads(b["attachments"])) == (2, "live", 10, [])
+    versions = archive.versions(B)
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["diff"] is None
+    assert "-会议研究部署了下一阶段的工作，要求各律师事务所认真落实。" in versions[1]["diff"].splitlines()
+    assert "+会议研究部署了明年的工作，要求各律师事务所认真落实。" in versions[1]["diff"].splitlines()
+    assert [r["count"] for r in archive.db["views"].rows_where("article_id = ?", [A], order_by="rowid")] == [10, 11]
+
+
+def test_removed_and_back(archive):
+    run1 = archive.start_run("full")
+    archive.record_article(run1, rec(A))
+    archive.finish_run(run1, 1)
+    run2 = archive.start_run("incremental")
+    assert archive.record_gone(run2, A, "u", 404) == "removed"
+    assert archive.record_gone(run2, A, "u", 404) == "unchanged"  # already removed: one event only
+    assert archive.record_gone(run2, B, "u", 404) == "failed"  # never archived
+    a = archive.get_article(A)
+    assert (a["status"], a["removed_at"], a["body"]) == ("removed", "2026-11-28T08:00:00Z", rec(A)["body"])
+    run3 = archive.start_run("incremental")
+    assert archive.record_article(run3, rec(A)) == "unchanged"
+    assert archive.get_article(A)["status"] == "live"
+    assert [(x["kind"], x["run_id"]) for x in archive.alerts()] == [("removed", run2)]
+
+
+def test_drift_guard_keeps_stored_version(archive):
+    run1 = archive.start_run("full")
+    archive.record_article(run1, rec(A))
+    for broken in (rec(A, body=""), rec(A, body="短"), rec(A, title="")):
+        assert archive.record_article(run1, broken) == "failed"
+    a = archive.get_article(A)
+    assert (a["version"], a["body"], a["title"]) == (1, rec(A)["body"], "标题a")
+    assert [f["kind"] for f in archive.failures(run1)] == ["extraction"] * 3
+    assert archive.run(run1)["failed"] == 3
+
+
+def test_suspect_run_when_most_revisited_change(tmp_path):
+    with Archive(tmp_path / "s.db", clock=lambda: NOW, drift=DriftGuard(suspect_share=0.5, suspect_min=4)) as archive:
+        ids = [c * 32 for c in "01234"]
+        run1 = archive.start_run("full")
+        for x in ids:
+            archive.record_article(run1, rec(x))
+        archive.finish_run(run1, 5)
+        run2 = archive.start_run("incremental")
+        for x in ids[:3]:
+            archive.record_article(run2, rec(x, title="改版后的标题" + x[0]))
+        for x in ids[3:]:
+            archive.record_article(run2, rec(x))
+        run = archive.finish_run(run2, 5)
+        assert (run["status"], run["note"]) == ("suspect", "3 of 5 revisited articles changed")
+        assert archive.release(run2)["status"] == "released"
+        with pytest.raises(ValueError, match="not suspect"):
+            archive.release(run2)
+
+
+def test_revisit_plan_recent_then_rotation(archive):
+    run = archive.start_run("full")
+    archive.record_article(run, rec(A, published="2026-11-20"))  # recent
+    archive.record_article(run, rec(B, published="2020-01-01"))
+    archive.record_article(run, rec(C, published="2019-01-01"))
+    assert [p["id"] for p in archive.revisit_plan(30, 0)] == [A]
+    assert [p["id"] for p in archive.revisit_plan(30, 1)] == [A, B]
+    assert [p["id"] for p in archive.revisit_plan(None, 0)] == [A, B, C]
+
+
+def test_not_a_database(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ArchiveError, match="cannot open as a barwatch archive"):
+        Archive(bad)
+    assert bad.read_bytes() == b"this is not sqlite" * 100  # untouched
+
+
+def test_schema_is_idempotent(tmp_path):
+    path = tmp_path / "i.db"
+    with Archive(path, clock=lambda: NOW) as a:
+        run = a.start_run("full")
+        a.record_article(run, rec(A))
+    with Archive(path, clock=lambda: NOW) as a:  # second open migrates nothing, loses nothing
+        assert a.table_counts()["articles"] == 1
+        assert a.db["articles"].columns_dict["version"] is int
+        assert a.db.journal_mode == "wal"
