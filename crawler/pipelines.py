@@ -10,6 +10,7 @@ import logging
 from scrapy import signals
 
 from crawler.session import archive_for
+from storage.lock import CrawlLock
 
 logger = logging.getLogger(__name__)
 
@@ -18,10 +19,15 @@ class ArchivePipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         self.run_id: int | None = None
+        self.lock: CrawlLock | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         pipeline = cls(crawler)
+        if not crawler.settings.getbool("BARWATCH_LOCK_HELD"):
+            # `scrapy crawl lawyers` excludes other crawls too; barwatch crawl has already
+            # taken the lock (and printed who holds it if it could not).
+            pipeline.lock = CrawlLock(crawler.settings.get("BARWATCH_DB")).acquire("scrapy crawl lawyers")
         # The run is closed on spider_closed, not in close_spider: only the signal carries
         # the finish reason (finished, shutdown on SIGTERM, an exception).
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
@@ -64,3 +70,5 @@ class ArchivePipeline:
         run = self.archive.finish_run(self.run_id, requests=requests, status=status, note=None if status is None else f"finish reason: {reason}")
         stats.set_value("barwatch/run", run)
         self.archive.close()
+        if self.lock is not None:
+            self.lock.release()

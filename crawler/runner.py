@@ -21,6 +21,7 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
             "BARWATCH_DB": str(db_path),
             "BARWATCH_MODE": mode,
             "BARWATCH_CLOCK": clock,
+            "BARWATCH_LOCK_HELD": True,
             "USER_AGENT": crawl.user_agent,
             "DOWNLOAD_DELAY": crawl.download_delay,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle and crawl.download_delay > 0,
@@ -37,7 +38,7 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
 
 def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO") -> dict:
     """Crawl once into ``db_path``; returns the finished ``crawl_runs`` row."""
-    process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level), install_root_handler=True)
+    process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level))
     crawler = process.create_crawler("lawyers")
     process.crawl(crawler, config=config, mode=mode)
     process.start()

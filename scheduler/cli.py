@@ -14,7 +14,7 @@ import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scheduler.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
+from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -190,7 +190,13 @@ def cmd_notify(args) -> int:
 
     config = _load_config(args)
     archive = _open_archive(args)
-    return run_notify(archive, config.alerts, dry_run=args.dry_run)
+    try:
+        # Two senders at once could mail the same entries twice.
+        with CrawlLock(args.db, "notify"):
+            return run_notify(archive, config.alerts, dry_run=args.dry_run)
+    except ArchiveLocked as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
 
 
 def cmd_search(args) -> int:
@@ -328,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "search":
         args.query = " ".join(args.query)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s barwatch %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command != "crawl":  # Scrapy configures logging for a crawl from its settings
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
     except CliError as exc:

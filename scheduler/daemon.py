@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config
-from scheduler.lock import LOCKED_EXIT_CODE
+from storage.lock import LOCKED_EXIT_CODE
 
 logger = logging.getLogger("barwatch.daemon")
 

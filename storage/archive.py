@@ -81,7 +81,14 @@ class Archive:
 
     # ------------------------------------------------------------------ runs
     def start_run(self, mode: str) -> int:
+        """Open a run. The caller holds the crawl lock, so a run still marked running was
+        left by a crawl that died: close it as interrupted (its alerts become sendable)."""
         with self.db.conn:
+            self.db.execute(
+                "UPDATE crawl_runs SET status = 'interrupted', note = 'the crawl process died', finished_at = ? "
+                "WHERE status = 'running'",
+                [self.now()],
+            )
             baseline = 0 if self.db["articles"].count else 1
             table = self.db["crawl_runs"]
             table.insert({"started_at": self.now(), "status": "running", "mode": mode, "baseline": baseline})

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from scheduler.lock import ArchiveLocked, CrawlLock
+from storage.lock import ArchiveLocked, CrawlLock
 
 HOLD = """
 import sys, time
-from scheduler.lock import CrawlLock
+from storage.lock import CrawlLock
 lock = CrawlLock(sys.argv[1]).acquire("crawl (test holder)")
 print("locked", flush=True)
 time.sleep(60)

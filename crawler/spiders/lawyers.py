@@ -16,6 +16,7 @@ import logging
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
@@ -157,8 +158,12 @@ class LawyersSpider(scrapy.Spider):
     def on_error(self, failure):
         request = failure.request
         article_id = request.cb_kwargs.get("article_id")
-        if failure.check(HttpError):
+        if failure.check(HttpError):  # before IgnoreRequest: HttpError is a subclass of it
             message = f"HTTP {failure.value.response.status}"
+        elif failure.check(IgnoreRequest):
+            # robots.txt said no: the site's wish, not a failure to retry or to count.
+            logger.info("skipped %s: %s", request.url, failure.getErrorMessage())
+            return
         elif failure.check(TimeoutError, TCPTimedOutError):
             message = "timed out"
         elif failure.check(DNSLookupError):

@@ -25,8 +25,10 @@ class ArchiveLocked(Exception):
 
 
 class CrawlLock:
-    def __init__(self, db_path: str | Path):
-        self.path = Path(f"{db_path}.lock")
+    """``CrawlLock(db)`` guards crawls (``db.lock``); ``CrawlLock(db, "notify")`` the sender."""
+
+    def __init__(self, db_path: str | Path, purpose: str = "crawl"):
+        self.path = Path(f"{db_path}.lock" if purpose == "crawl" else f"{db_path}.{purpose}.lock")
         self.fd: int | None = None
 
     def acquire(self, what: str = "crawl") -> "CrawlLock":
@@ -51,6 +53,8 @@ class CrawlLock:
             self.fd = None
 
     def __enter__(self) -> "CrawlLock":
+        if self.fd is not None:  # `with CrawlLock(db).acquire("why"):`
+            return self
         return self.acquire(" ".join(os.path.basename(a) for a in sys.argv[:2]) or "crawl")
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,599 @@
+"""Alert e-mails: compose the queued alerts into mails and deliver each exactly once.
+
+Which alerts are pending, held or sent is the outbox's business (``storage.outbox``); this
+module only composes and sends. Delivery contract:
+
+* a message's alerts are marked sent only after the SMTP server accepted the message, in
+  one transaction, message by message; a crash between the two may resend that one
+  message and no other (its Message-ID is derived from its alerts, so the resend carries
+  the same Message-ID and mail clients can fold the duplicate);
+* when the server is down, refuses or times out, nothing more is sent in this call: every
+  alert that was to go out and did not stays pending with ``attempts`` + 1 and a short
+  ``last_error``; the next call sends them;
+* kinds not listed in ``AlertsConfig.kinds`` are neither sent nor marked: they stay in
+  the outbox untouched, never block the other kinds, and go out if the kind is enabled
+  later (``outbox_counts`` still reports them as pending).
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import smtplib
+import socket
+import ssl
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from typing import TextIO
+
+from storage import outbox
+from storage.outbox import KINDS, PendingAlert
+from storage.textops import paragraph_changes, render_changes_html, render_changes_text
+
+MODES = ("digest", "per_article")
+TLS_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+SITE_NAME = "上海律协网站"
+SITE_HOST = "www.lawyers.org.cn"
+MAX_LINE = 200  # characters of one body paragraph shown for a new article
+MAX_CHANGES = 30  # changed paragraphs shown for one article
+MAX_SUBJECT_TITLE = 80
+
+_SUBJECT_COUNT = {"new": "篇新文章", "changed": "篇修改", "removed": "篇删除"}
+_SUBJECT_SINGLE = {"new": "新文章", "changed": "文章修改", "removed": "文章删除"}
+_SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除"}
+
+
+# --------------------------------------------------------------------------- settings
+def _addresses(value: str) -> list[tuple[str, str]]:
+    """(display, address) pairs of a comma-separated list; commas inside quotes are kept."""
+    return [(name, addr) for name, addr in getaddresses([value]) if name or addr]
+
+
+def _valid_address(addr: str) -> bool:
+    local, at, domain = addr.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() for c in addr)
+
+
+@dataclass
+class AlertsConfig:
+    """What is mailed and how.
+
+    ``kinds``: the alert kinds mailed; other kinds stay queued, untouched (see module doc).
+    ``mode``: ``digest`` = one mail per crawl run, ``per_article`` = one mail per alert.
+    ``recipients``: To addresses; if empty, ``BARWATCH_MAIL_TO`` (``SmtpSettings.mail_to``).
+    ``body_lines``: how many paragraphs of a new article's body the mail shows.
+    """
+
+    kinds: tuple[str, ...] = KINDS
+    mode: str = "digest"
+    recipients: tuple[str, ...] = ()
+    body_lines: int = 3
+    subject_prefix: str = "【barwatch】"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kinds, str):
+            self.kinds = (self.kinds,)
+        self.kinds = tuple(dict.fromkeys(self.kinds))
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"alert kinds must be among {', '.join(KINDS)} (got {', '.join(unknown)})")
+        if self.mode not in MODES:
+            raise ValueError(f"alert mode must be one of {', '.join(MODES)} (got {self.mode!r})")
+        if isinstance(self.recipients, str):
+            self.recipients = (self.recipients,)
+        self.recipients = tuple(r.strip() for r in self.recipients if r and r.strip())
+        for r in self.recipients:
+            pairs = _addresses(r)
+            if len(pairs) != 1 or not _valid_address(pairs[0][1]):
+                raise ValueError(f"alert recipient {r!r} is not one e-mail address")
+        if not isinstance(self.body_lines, int) or self.body_lines < 0:
+            raise ValueError(f"body_lines must be a whole number >= 0 (got {self.body_lines!r})")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the mail server. Build it with ``from_env``: secrets live only there.
+
+    ``tls``: ``none`` (plain), ``starttls`` (upgrade after connecting) or ``ssl`` (TLS
+    from the start); the port defaults to 25, 587 or 465 accordingly. ``cafile``: a CA
+    bundle to verify the server's certificate with instead of the system store.
+    """
+
+    host: str
+    mail_from: str
+    mail_to: tuple[str, ...] = ()
+    port: int | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: str = "starttls"
+    timeout: float = 30.0
+    cafile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tls not in TLS_PORTS:
+            raise ValueError(f"tls must be one of {', '.join(TLS_PORTS)} (got {self.tls!r})")
+        pairs = _addresses(self.mail_from or "")
+        if len(pairs) != 1 or not _valid_address(pairs[0][1]):
+            raise ValueError(f"mail_from is not one e-mail address (got {self.mail_from!r})")
+        if self.port is None:
+            object.__setattr__(self, "port", TLS_PORTS[self.tls])
+        object.__setattr__(self, "mail_to", tuple(self.mail_to))
+
+    @property
+    def envelope_from(self) -> str:
+        return _addresses(self.mail_from)[0][1]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SmtpSettings":
+        """Read the BARWATCH_SMTP_* and BARWATCH_MAIL_* variables; ValueError names the bad one.
+
+        Required: BARWATCH_SMTP_HOST, BARWATCH_MAIL_FROM. Optional: BARWATCH_SMTP_PORT,
+        BARWATCH_SMTP_TLS (none|starttls|ssl, default starttls), BARWATCH_SMTP_USER and
+        BARWATCH_SMTP_PASSWORD (both or neither), BARWATCH_MAIL_TO (comma-separated),
+        BARWATCH_SMTP_TIMEOUT (seconds, default 30), BARWATCH_SMTP_CAFILE.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return (env.get(name) or "").strip()
+
+        host = get("BARWATCH_SMTP_HOST")
+        if not host:
+            raise ValueError("BARWATCH_SMTP_HOST is not set: the host name of the SMTP server")
+        tls = get("BARWATCH_SMTP_TLS").lower() or "starttls"
+        if tls not in TLS_PORTS:
+            raise ValueError(f"BARWATCH_SMTP_TLS must be none, starttls or ssl (got {get('BARWATCH_SMTP_TLS')!r})")
+        port = None
+        if get("BARWATCH_SMTP_PORT"):
+            raw = get("BARWATCH_SMTP_PORT")
+            try:
+                port = int(raw)
+            except ValueError:
+                port = 0
+            if not 1 <= port <= 65535:
+                raise ValueError(f"BARWATCH_SMTP_PORT must be a port number from 1 to 65535 (got {raw!r})")
+        user = get("BARWATCH_SMTP_USER") or None
+        password = env.get("BARWATCH_SMTP_PASSWORD") or None
+        if user and not password:
+            raise ValueError("BARWATCH_SMTP_PASSWORD is not set, but BARWATCH_SMTP_USER is")
+        if password and not user:
+            raise ValueError("BARWATCH_SMTP_USER is not set, but BARWATCH_SMTP_PASSWORD is")
+        mail_from = get("BARWATCH_MAIL_FROM")
+        if not mail_from:
+            raise ValueError("BARWATCH_MAIL_FROM is not set: the sender address of alert mails")
+        pairs = _addresses(mail_from)
+        if len(pairs) != 1 or not _valid_address(pairs[0][1]):
+            raise ValueError(f"BARWATCH_MAIL_FROM is not one e-mail address (got {mail_from!r})")
+        mail_to = []
+        for name, addr in _addresses(get("BARWATCH_MAIL_TO")):
+            if not _valid_address(addr):
+                raise ValueError(f"BARWATCH_MAIL_TO has {addr or name!r}, which is not an e-mail address")
+            mail_to.append(addr if not name else f"{name} <{addr}>")
+        timeout = 30.0
+        if get("BARWATCH_SMTP_TIMEOUT"):
+            raw = get("BARWATCH_SMTP_TIMEOUT")
+            try:
+                timeout = float(raw)
+            except ValueError:
+                timeout = -1.0
+            if not 0 < timeout <= 3600:
+                raise ValueError(f"BARWATCH_SMTP_TIMEOUT must be seconds between 0 and 3600 (got {raw!r})")
+        cafile = get("BARWATCH_SMTP_CAFILE") or None
+        if cafile and not os.path.isfile(cafile):
+            raise ValueError(f"BARWATCH_SMTP_CAFILE names no readable file ({cafile!r})")
+        return cls(
+            host=host, mail_from=mail_from, mail_to=tuple(mail_to), port=port, user=user,
+            password=password, tls=tls, timeout=timeout, cafile=cafile,
+        )
+
+
+# --------------------------------------------------------------------------- composing
+@dataclass
+class Message:
+    """One mail and the alerts it carries (marked sent together once it is accepted)."""
+
+    run_id: int | None
+    alert_ids: tuple[int, ...]
+    email: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.email["Subject"])
+
+    def text(self) -> str:
+        return self.email.get_body(("plain",)).get_content()
+
+    def html(self) -> str:
+        return self.email.get_body(("html",)).get_content()
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _title(alert: PendingAlert) -> str:
+    return _one_line(alert.title) or "（无标题）"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _counts(alerts: Sequence[PendingAlert]) -> dict[str, int]:
+    return {k: sum(1 for a in alerts if a.kind == k) for k in KINDS}
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return "，".join(f"{counts[k]} {_SUBJECT_COUNT[k]}" for k in KINDS if counts[k])
+
+
+def subject_for(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+    """``【barwatch】上海律协网站：2 篇新文章，1 篇修改，1 篇删除`` (zero counts left out);
+    in per-article mode ``【barwatch】上海律协网站新文章：<title>``."""
+    prefix = " ".join(config.subject_prefix.splitlines())  # a trailing space is the user's choice
+    if config.mode == "per_article" and len(alerts) == 1:
+        a = alerts[0]
+        return f"{prefix}{SITE_NAME}{_SUBJECT_SINGLE[a.kind]}：{_shorten(_title(a), MAX_SUBJECT_TITLE)}"
+    return f"{prefix}{SITE_NAME}：{_summary(_counts(alerts))}"
+
+
+def _meta(alert: PendingAlert, with_section: bool = True) -> list[tuple[str, str]]:
+    c = alert.content
+    items = [("日期", _one_line(c.get("published")))]
+    if with_section:
+        items.append(("栏目", _one_line(alert.section)))
+    items.append(("作者", _one_line(c.get("author"))))
+    return [(k, v) for k, v in items if v]
+
+
+def _body_lines(body: str | None, n: int) -> tuple[list[str], bool]:
+    lines = [_one_line(line) for line in (body or "").split("\n")]
+    lines = [line for line in lines if line]
+    return [_shorten(line, MAX_LINE) for line in lines[:n]], len(lines) > n
+
+
+def _changes(alert: PendingAlert):
+    if alert.previous is None:
+        return None
+    return paragraph_changes(alert.previous, alert.content)
+
+
+def _version_note(alert: PendingAlert) -> str:
+    return f"版本 {alert.previous_version} → {alert.version}"
+
+
+def _entry_text(n: int, alert: PendingAlert, config: AlertsConfig) -> list[str]:
+    ind = "   "
+    out = [f"{n}. {_title(alert)}"]
+    meta = _meta(alert)
+    if meta:
+        out.append(ind + "｜".join(f"{k}：{v}" for k, v in meta))
+    out.append(f"{ind}链接：{alert.url or '（无）'}")
+    if alert.kind == "new":
+        lines, more = _body_lines(alert.content.get("body"), config.body_lines)
+        out += [ind + line for line in lines] + ([ind + "……"] if more else [])
+    elif alert.kind == "changed":
+        changes = _changes(alert)
+        if changes is None:
+            out.append(f"{ind}（找不到上一版本，无法显示修改内容）")
+        elif not changes:
+            out.append(f"{ind}（修改仅涉及空白或标点写法）")
+        else:
+            out.append(f"{ind}{_version_note(alert)}：")
+            rendered = render_changes_text(changes[:MAX_CHANGES])
+            out += [ind + line for line in rendered.split("\n")]
+            if len(changes) > MAX_CHANGES:
+                out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
+    else:
+        out.append(f"{ind}该文章已从网站删除（{alert.created_at} 发现）。")
+    return out
+
+
+def _text_part(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+    first = alerts[0]
+    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first)}：{_summary(_counts(alerts))}"]
+    for kind in KINDS:
+        group = [a for a in alerts if a.kind == kind]
+        if not group:
+            continue
+        out += ["", f"【{_SECTION_HEAD[kind]}】"]
+        for i, alert in enumerate(group, 1):
+            if i > 1:
+                out.append("")
+            out += _entry_text(i, alert, config)
+    out += ["", "-- ", "barwatch 自动发送，请勿回复。"]
+    return "\n".join(out) + "\n"
+
+
+def _run_label(alert: PendingAlert) -> str:
+    if alert.run_id is None:
+        return "发现"
+    when = f"（{alert.run_started_at} 开始）" if alert.run_started_at else ""
+    return f"第 {alert.run_id} 次抓取{when}发现"
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _link(url: str | None, label: str) -> str:
+    if url and url.lower().startswith(("https://", "http://")):
+        return f'<a href="{_esc(url)}">{_esc(label)}</a>'
+    return _esc(label)
+
+
+def _entry_html(alert: PendingAlert, config: AlertsConfig) -> str:
+    parts = [f"<li><b>{_link(alert.url, _title(alert))}</b>"]
+    meta = _meta(alert)
+    if meta:
+        parts.append("<br><small>" + "｜".join(f"{_esc(k)}：{_esc(v)}" for k, v in meta) + "</small>")
+    if alert.url:
+        parts.append(f"<br><small>{_esc(alert.url)}</small>")
+    if alert.kind == "new":
+        lines, more = _body_lines(alert.content.get("body"), config.body_lines)
+        if more:
+            lines.append("……")
+        if lines:
+            parts.append("<blockquote>" + "<br>".join(_esc(line) for line in lines) + "</blockquote>")
+    elif alert.kind == "changed":
+        changes = _changes(alert)
+        if changes is None:
+            parts.append("<p>（找不到上一版本，无法显示修改内容）</p>")
+        elif not changes:
+            parts.append("<p>（修改仅涉及空白或标点写法）</p>")
+        else:
+            parts.append(f"<p>{_esc(_version_note(alert))}：</p>")
+            parts.append(render_changes_html(changes[:MAX_CHANGES]))
+            if len(changes) > MAX_CHANGES:
+                parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
+    else:
+        parts.append(f"<p>该文章已从网站删除（{_esc(alert.created_at)} 发现）。</p>")
+    parts.append("</li>")
+    return "".join(parts)
+
+
+_STYLE = (
+    "del{background:#fdd;color:#a00}"
+    "ins{background:#dfd;color:#060;text-decoration:none}"
+    "blockquote{color:#444;margin:.4em 0 .4em 1em}"
+)
+
+
+def _html_part(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+    first = alerts[0]
+    out = [
+        '<!DOCTYPE html><html><head><meta charset="utf-8">',
+        f"<style>{_STYLE}</style></head><body>",
+        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first))}：{_esc(_summary(_counts(alerts)))}</p>",
+    ]
+    for kind in KINDS:
+        group = [a for a in alerts if a.kind == kind]
+        if group:
+            out.append(f"<h3>{_esc(_SECTION_HEAD[kind])}</h3><ol>")
+            out += [_entry_html(a, config) for a in group]
+            out.append("</ol>")
+    out.append("<p><small>barwatch 自动发送，请勿回复。</small></p></body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _message_id(alerts: Sequence[PendingAlert], domain: str) -> str:
+    key = "\n".join(f"{a.id}:{a.article_id}:{a.kind}:{a.version}:{a.created_at}" for a in alerts)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+    run = alerts[0].run_id if alerts[0].run_id is not None else "x"
+    return f"<barwatch.{run}.{digest}@{domain}>"
+
+
+def _aware(now: datetime) -> datetime:
+    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+
+
+def compose(
+    alerts: Sequence[PendingAlert],
+    config: AlertsConfig,
+    now: datetime,
+    sender: str | None = None,
+    recipients: Sequence[str] = (),
+) -> Message:
+    """One multipart/alternative mail (text/plain + text/html, UTF-8) for these alerts."""
+    msg = EmailMessage()
+    msg["Subject"] = subject_for(alerts, config)
+    if sender:
+        msg["From"] = sender
+    if recipients:
+        msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(_aware(now))
+    pairs = _addresses(sender) if sender else []
+    domain = pairs[0][1].rpartition("@")[2] if pairs else ""
+    msg["Message-ID"] = _message_id(alerts, domain or "barwatch.invalid")
+    msg["Auto-Submitted"] = "auto-generated"
+    if alerts[0].run_id is not None:
+        msg["X-Barwatch-Run"] = str(alerts[0].run_id)
+    # base64 keeps the Chinese text intact through any relay, 8BITMIME or not.
+    msg.set_content(_text_part(alerts, config), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_html_part(alerts, config), subtype="html", charset="utf-8", cte="base64")
+    return Message(alerts[0].run_id, tuple(a.id for a in alerts), msg)
+
+
+def build_messages(
+    archive,
+    config: AlertsConfig,
+    now: datetime,
+    sender: str | None = None,
+    recipients: Sequence[str] = (),
+) -> list[Message]:
+    """The mails for every sendable pending alert: one per crawl run, or one per alert."""
+    alerts = outbox.pending_alerts(archive, config.kinds)
+    if config.mode == "per_article":
+        groups = [[a] for a in alerts]
+    else:
+        by_run: dict[int | None, list[PendingAlert]] = {}
+        for a in alerts:
+            by_run.setdefault(a.run_id, []).append(a)
+        groups = list(by_run.values())
+    return [compose(g, config, now, sender, recipients) for g in groups]
+
+
+# --------------------------------------------------------------------------- sending
+@dataclass
+class NotifyResult:
+    """``sent``: messages the server accepted; ``alerts_marked``: alerts marked sent;
+    ``pending_left``: sendable alerts of the mailed kinds still unsent; ``errors``: what
+    went wrong (delivery stops at the first failure); ``composed``: messages built."""
+
+    sent: int = 0
+    alerts_marked: int = 0
+    pending_left: int = 0
+    errors: list[str] = field(default_factory=list)
+    composed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _connect(s: SmtpSettings) -> smtplib.SMTP:
+    context = ssl.create_default_context(cafile=s.cafile) if s.tls != "none" else None
+    if s.tls == "ssl":
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+    else:
+        conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+    try:
+        if s.tls == "starttls":
+            conn.starttls(context=context)
+        if s.user:
+            conn.login(s.user, s.password or "")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _describe(exc: BaseException, s: SmtpSettings) -> str:
+    """A short, readable line for ``last_error`` (never the password)."""
+    where = f"{s.host}:{s.port}"
+
+    def reply(code, text) -> str:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return f"SMTP {code} {_one_line(text)}".strip()
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        addr, (code, text) = next(iter(exc.recipients.items()))
+        what = f"all recipients refused ({addr}: {reply(code, text)})"
+    elif isinstance(exc, smtplib.SMTPAuthenticationError):
+        what = f"login refused: {reply(exc.smtp_code, exc.smtp_error)}"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        what = f"refused: {reply(exc.smtp_code, exc.smtp_error)}"
+    elif isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
+        what = f"no answer within {s.timeout:g} s"  # smtplib wraps a read timeout this way
+    elif isinstance(exc, smtplib.SMTPServerDisconnected):
+        what = "the server closed the connection"
+    elif isinstance(exc, smtplib.SMTPNotSupportedError):
+        what = f"not supported by the server: {exc}"
+    elif isinstance(exc, (socket.timeout, TimeoutError)):
+        what = f"no answer within {s.timeout:g} s"
+    elif isinstance(exc, ConnectionRefusedError):
+        what = "connection refused"
+    elif isinstance(exc, ssl.SSLError):
+        what = f"TLS failed: {getattr(exc, 'verify_message', None) or exc.reason or exc}"
+    elif isinstance(exc, OSError):
+        what = f"cannot connect: {exc.strerror or exc}"
+    else:
+        what = str(exc) or type(exc).__name__
+    return _shorten(_one_line(f"{where}: {what}"), outbox.MAX_ERROR)
+
+
+def _close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def format_message(m: Message) -> str:
+    """Headers and text part, for ``--dry-run`` and logs."""
+    lines = [f"{h}: {m.email[h]}" for h in ("From", "To", "Subject", "Date", "Message-ID") if m.email[h]]
+    return "\n".join(lines) + "\n\n" + m.text()
+
+
+def notify(
+    archive,
+    config: AlertsConfig,
+    smtp: SmtpSettings | None,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+) -> NotifyResult:
+    """Mail the pending alerts. ``dry_run`` prints them to ``out`` and marks nothing."""
+    out = sys.stdout if out is None else out
+    recipients = tuple(config.recipients or (smtp.mail_to if smtp else ()))
+    if not dry_run:
+        if smtp is None:
+            raise ValueError("SMTP settings are needed to send alerts (BARWATCH_SMTP_HOST ...), or use a dry run")
+        if not recipients:
+            raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
+    sender = smtp.mail_from if smtp else None
+    messages = build_messages(archive, config, archive.clock(), sender, recipients)
+    result = NotifyResult(composed=len(messages))
+
+    if dry_run:
+        for i, m in enumerate(messages):
+            if i:
+                out.write("\n" + "=" * 72 + "\n\n")
+            out.write(format_message(m))
+        out.write(f"(dry run: {len(messages)} message(s) composed; nothing sent, nothing marked)\n")
+        result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
+        return result
+
+    assert smtp is not None
+    envelope_to = [addr for _, addr in _addresses(", ".join(recipients))]
+    conn: smtplib.SMTP | None = None
+    try:
+        for i, m in enumerate(messages):
+            try:
+                if conn is None:
+                    conn = _connect(smtp)
+                refused = conn.send_message(m.email, from_addr=smtp.envelope_from, to_addrs=envelope_to)
+            except (smtplib.SMTPException, OSError) as exc:
+                error = _describe(exc, smtp)
+                undelivered = [aid for later in messages[i:] for aid in later.alert_ids]
+                outbox.mark_failed(archive, undelivered, error)
+                result.errors.append(error)
+                break
+            # Accepted by the server: only now are its alerts sent.
+            result.alerts_marked += outbox.mark_sent(archive, m.alert_ids)
+            result.sent += 1
+            if refused:
+                names = ", ".join(f"{addr} ({reply[0]})" for addr, reply in refused.items())
+                result.errors.append(f"{smtp.host}:{smtp.port}: {m.subject}: some recipients refused: {names}")
+    finally:
+        if conn is not None:
+            _close(conn)
+    result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
+    return result
+
+
+def run_notify(archive, settings, dry_run: bool = False, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+    """``barwatch notify``: settings from the config's [alerts], SMTP from the environment.
+
+    Returns an exit code: 0 sent (or nothing to send), 1 the server failed (entries stay
+    pending for the next run), 2 the SMTP environment or the recipients are wrong.
+    """
+    out = sys.stdout if out is None else out
+    config = AlertsConfig(
+        kinds=tuple(settings.kinds), mode=settings.mode, recipients=tuple(settings.recipients), body_lines=settings.body_lines
+    )
+    try:
+        smtp = None if dry_run else SmtpSettings.from_env(environ)
+        result = notify(archive, config, smtp, dry_run=dry_run, out=out)
+    except ValueError as exc:
+        print(f"barwatch notify: {exc}", file=sys.stderr)
+        return 2
+    if not dry_run:
+        print(f"notify: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, {result.pending_left} pending", file=out)
+    for error in result.errors:
+        print(f"barwatch notify: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
