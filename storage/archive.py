@@ -236,6 +236,7 @@ class Archive:
                         "run_id": run_id,
                     }
                 )
+            if version is not None or old["status"] == "removed":  # new text, or back from removal
                 search.index_article(self.db, self.db["articles"].get(aid))
             if record.get("views") is not None:
                 self.db["views"].insert({"article_id": aid, "seen_at": now, "count": record["views"]})
@@ -259,9 +260,12 @@ class Archive:
         """A 304 answer to a conditional request: unchanged, and still there."""
         now = self.now()
         with self.db.conn:
-            if self.get_article(article_id) is None:
+            old = self.get_article(article_id)
+            if old is None:
                 return FAILED
             self.db["articles"].update(article_id, {"last_seen": now, "last_checked": now, "status": "live", "removed_at": None})
+            if old["status"] == "removed":
+                search.index_article(self.db, self.db["articles"].get(article_id))
             self._bump(run_id, UNCHANGED)
         return UNCHANGED
 

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from storage.archive import Archive, ArchiveError, DriftGuard
+from storage.search import search
 
 NOW = datetime(2026, 11, 28, 8, 0, 0, tzinfo=timezone.utc)
 A, B, C = "a" * 32, "b" * 32, "c" * 32
@@ -69,9 +70,11 @@ def test_removed_and_back(archive):
     assert archive.record_gone(run2, B, "u", 404) == "failed"  # never archived
     a = archive.get_article(A)
     assert (a["status"], a["removed_at"], a["body"]) == ("removed", "2026-11-28T08:00:00Z", rec(A)["body"])
+    assert [r["id"] for r in search(archive.db, "律师事务所")] == []  # removed: not searchable
     run3 = archive.start_run("incremental")
     assert archive.record_article(run3, rec(A)) == "unchanged"
     assert archive.get_article(A)["status"] == "live"
+    assert [r["id"] for r in search(archive.db, "律师事务所")] == [A]  # back in the index
     assert [(x["kind"], x["run_id"]) for x in archive.alerts()] == [("removed", run2)]
 
 

@@ -1,0 +1,372 @@
+"""Serve an archive with Datasette: metadata, canned queries, settings, the plugin.
+
+``build_datasette(path)`` gives a ready instance (tests drive it through
+``datasette.client``); ``serve(path)`` runs it with uvicorn on 127.0.0.1. The file is
+opened in Datasette's normal (mutable, read-only connection) mode, not ``immutable``:
+the crawler keeps writing to it, WAL lets those writes and these reads run side by side,
+and every request sees the newest committed rows.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from storage import search
+
+# Canned queries. Why each one exists is in its description (shown on its page).
+SEARCH_SQL = """
+select a.id, a.title, a.published, a.section,
+       barwatch_snippet(a.body, :q) as snippet, a.url
+from articles_fts
+join articles a on a.rowid = articles_fts.rowid
+where articles_fts match barwatch_fts_query(:q)
+  and a.status is not 'removed'
+order by a.rowid in (
+           select rowid from articles_fts where articles_fts match barwatch_fts_query(:q, 'title')
+         ) desc,
+         articles_fts.rank, a.published desc
+limit 50
+"""
+
+NEW_ARTICLES_SQL = """
+select a.first_seen, a.published, a.title, a.section, a.author, a.id, a.url
+from articles a
+where a.status is not 'removed'
+order by a.first_seen desc, a.published desc, a.id
+limit 100
+"""
+
+RECENT_CHANGES_SQL = """
+select v.fetched_at, a.title, v.version, v.diff, v.article_id, a.url, r.status as run_status
+from versions v
+join articles a on a.id = v.article_id
+left join crawl_runs r on r.id = v.run_id
+where v.version > 1
+order by v.fetched_at desc, v.article_id, v.version desc
+limit 100
+"""
+
+ARTICLE_HISTORY_SQL = """
+select v.version, v.fetched_at, v.title, v.published, v.author, v.source,
+       length(v.body) as body_chars, v.diff, v.content_hash
+from versions v
+where v.article_id in (
+  select id from articles where id = lower(trim(:id))
+     or (length(trim(:id)) >= 6 and id like lower(trim(:id)) || '%')
+)
+order by v.article_id, v.version
+"""
+
+# datasette-atom: atom_id, atom_title, atom_updated are required. Changes of a run that is
+# held as suspect (a layout change may make every article look edited) stay out of the
+# feed until the operator releases the run. datasette-atom fails on a feed with no rows,
+# so an empty archive yields one placeholder entry instead.
+FEED_SQL = """
+select * from (
+  select 'urn:barwatch:' || v.article_id || ':v' || v.version as atom_id,
+         case when v.version = 1 then '新文章 New: ' else '修改 Changed (v' || v.version || '): ' end
+           || coalesce(v.title, a.title, v.article_id) as atom_title,
+         v.fetched_at as atom_updated,
+         a.url as atom_link,
+         case when v.version = 1
+              then coalesce(v.published, '') || ' ' || coalesce(a.section, '') || char(10) || substr(coalesce(v.body, ''), 1, 600)
+              else substr(coalesce(v.diff, ''), 1, 4000) end as atom_content
+  from versions v
+  join articles a on a.id = v.article_id
+  left join crawl_runs r on r.id = v.run_id
+  where r.status is not 'suspect'
+  order by v.fetched_at desc, v.article_id, v.version desc
+  limit 50
+)
+union all
+select 'urn:barwatch:empty', 'barwatch: no articles archived yet', '2000-01-01T00:00:00Z',
+       'https://www.lawyers.org.cn/', 'The archive holds no article yet.'
+where not exists (select 1 from versions)
+"""
+
+PER_MONTH_QUERY_SQL = """
+select substr(published, 1, 7) as month,
+       coalesce(nullif(barwatch_fold(section), ''), '(无栏目)') as section,
+       count(*) as articles
+from articles
+where published glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' and status is not 'removed'
+group by month, section
+order by month, section
+"""
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "articles": {
+        "id": "The article's identity: the 32 hex digits after /info/ in its URL.",
+        "url": "Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http fold to it).",
+        "section": "Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态.",
+        "title": "Title as the page shows it.",
+        "published": "Publication date from the page (YYYY-MM-DD).",
+        "author": "作者 from the metadata line, e.g. 办公室 or a committee.",
+        "source": "信息来源/来源 (press reprints name the newspaper).",
+        "views": "Last seen view counter (阅读:N次); not content, changes on every fetch.",
+        "body": "Body text, one paragraph a line, page chrome and footer removed.",
+        "attachments": "JSON list of attachment links found in the body.",
+        "content_hash": "SHA-256 of the normalised content fields; a change is a new version.",
+        "first_seen": "When barwatch first archived the article (UTC).",
+        "last_seen": "When the article was last fetched successfully (UTC).",
+        "last_changed": "When the content last changed (UTC).",
+        "status": "live, or removed once the site answered 404/410.",
+        "version": "Current version number (1 = as first archived).",
+        "removed_at": "When the article was found gone (UTC), if removed.",
+        "last_checked": "When the article was last re-verified (UTC).",
+        "etag": "HTTP ETag of the last fetch, for conditional requests.",
+        "last_modified": "HTTP Last-Modified of the last fetch, for conditional requests.",
+    },
+    "versions": {
+        "article_id": "The article (articles.id).",
+        "version": "1 for the first archived content, then one more per edit.",
+        "fetched_at": "When this version was fetched (UTC).",
+        "title": "Title of this version.",
+        "published": "Publication date of this version.",
+        "author": "Author of this version.",
+        "source": "Source of this version.",
+        "body": "Body text of this version.",
+        "content_hash": "Hash of this version's normalised content fields.",
+        "diff": "Unified diff from the previous version (empty for version 1).",
+        "run_id": "The crawl run that found this version (crawl_runs.id).",
+    },
+    "crawl_runs": {
+        "id": "Run number.",
+        "started_at": "Start (UTC).",
+        "finished_at": "End (UTC); empty while running or after a crash.",
+        "status": "running, ok, suspect (too many changes: alerts held), released, or failed.",
+        "mode": "full (every list page) or incremental.",
+        "requests": "HTTP requests made.",
+        "new": "Articles archived for the first time.",
+        "changed": "Articles whose content changed.",
+        "unchanged": "Articles re-checked without change.",
+        "removed": "Articles found gone.",
+        "failed": "Pages that could not be fetched or parsed.",
+        "baseline": "1 for the first run into an empty archive (its new articles send no alerts).",
+        "note": "Why a run is suspect or failed.",
+    },
+    "views": {
+        "article_id": "The article (articles.id).",
+        "seen_at": "When the counter was read (UTC).",
+        "count": "The view counter (阅读:N次) at that time.",
+    },
+    "alerts": {
+        "id": "Alert number.",
+        "article_id": "The article (articles.id).",
+        "kind": "new, changed or removed.",
+        "run_id": "The run that raised it (crawl_runs.id).",
+        "created_at": "When it was queued (UTC).",
+        "sent_at": "When it was mailed (UTC); empty while pending or held.",
+        "attempts": "Delivery attempts so far.",
+        "last_error": "Error of the last failed delivery.",
+        "version": "The article version the alert is about.",
+    },
+    "failures": {
+        "id": "Failure number.",
+        "run_id": "The run (crawl_runs.id).",
+        "url": "The URL that failed.",
+        "article_id": "The article, when the URL is one.",
+        "kind": "http, parse, extraction (drift guard kept the stored version), ...",
+        "message": "What went wrong.",
+        "at": "When (UTC).",
+    },
+}
+
+TABLES: dict[str, dict] = {
+    "articles": {
+        "title": "Articles · 文章",
+        "description": "One row per article of lawyers.org.cn, its newest content. "
+        "The search box does Chinese full-text search (any 1+ characters, several words = all of them, "
+        '"quoted phrase", -exclude, OR); the ranked version with snippets is the search query.',
+        "fts_table": search.FTS_TABLE,
+        "fts_pk": "rowid",
+        "sort_desc": "published",
+        "facets": ["section", {"month": "published"}, "status"],
+        "label_column": "title",
+    },
+    "versions": {
+        "title": "Versions · 版本",
+        "description": "Every content version of every article, with the diff from the one before.",
+        "sort_desc": "fetched_at",
+        "facets": ["version"],
+    },
+    "crawl_runs": {
+        "title": "Crawl runs · 抓取记录",
+        "description": "One row per crawl, with its counts and outcome.",
+        "sort_desc": "id",
+        "facets": ["status", "mode"],
+    },
+    "views": {
+        "title": "View counts · 阅读数",
+        "description": "The view counter of each article each time it was read.",
+        "sort_desc": "seen_at",
+    },
+    "alerts": {
+        "title": "Alerts · 提醒",
+        "description": "Queued and sent e-mail alerts about new, changed and removed articles.",
+        "sort_desc": "id",
+        "facets": ["kind"],
+    },
+    "failures": {
+        "title": "Failures · 失败",
+        "description": "Fetches and parses that failed, per run. Stored articles are never touched by them.",
+        "sort_desc": "id",
+        "facets": ["kind"],
+    },
+    search.MAP_TABLE: {
+        "title": "Search index map",
+        "description": "Which article each full-text index row holds, and the segmenter version; "
+        "kept by barwatch, rebuilt automatically.",
+        "hidden": True,
+        "columns": {
+            "article_id": "The article (articles.id).",
+            "segmenter": "Version of the segmentation (code and dictionary) that indexed it.",
+        },
+    },
+}
+
+SETTINGS = {
+    "default_page_size": 50,
+    # Bodies are long: tables show their start; the row page shows all of it.
+    "truncate_cells_html": 300,
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 500,
+    "max_returned_rows": 1000,
+    # Suggestions run extra queries on every table page; the useful facets are configured.
+    "suggest_facets": False,
+}
+
+
+def build_metadata(db_name: str) -> dict:
+    """Datasette metadata for an archive served under the name ``db_name``."""
+    tables = {}
+    for name, meta in TABLES.items():
+        meta = json.loads(json.dumps(meta))  # a copy per call
+        if name in COLUMNS:
+            meta["columns"] = dict(COLUMNS[name])
+        tables[name] = meta
+    return {
+        "title": "barwatch · 东方律师网存档",
+        "description_html": (
+            "Archive and change monitor of the Shanghai Bar Association's news site "
+            '(<a href="https://www.lawyers.org.cn">www.lawyers.org.cn</a>). '
+            f'Start with <a href="/{db_name}/search">search</a>, '
+            f'<a href="/{db_name}/recent_changes">recent changes</a>, '
+            f'<a href="/{db_name}/new_articles">new articles</a>, '
+            f'the <a href="/{db_name}/-/chart">chart of articles per month</a>, '
+            f'or subscribe to the <a href="/{db_name}/feed.atom">Atom feed</a>.'
+        ),
+        "databases": {
+            db_name: {
+                "title": "上海市律师协会 news archive",
+                "description": "Articles, their versions and diffs, crawl runs, alerts and failures.",
+                "tables": tables,
+                "queries": {
+                    "search": {
+                        "title": "搜索 Search",
+                        "description": "Chinese full-text search, ranked, title hits first. "
+                        "Words separated by spaces must all occur; a Chinese word matches anywhere, "
+                        'inside longer words too; "quoted phrase"; -word excludes; OR.',
+                        "sql": SEARCH_SQL.strip(),
+                    },
+                    "new_articles": {
+                        "title": "最新文章 Latest new articles",
+                        "description": "Articles by when barwatch first archived them, newest first.",
+                        "sql": NEW_ARTICLES_SQL.strip(),
+                    },
+                    "recent_changes": {
+                        "title": "最近修改 Recent changes",
+                        "description": "Edits to archived articles, newest first, with the diff "
+                        "(red: removed, green: added). run_status suspect means the run is held.",
+                        "sql": RECENT_CHANGES_SQL.strip(),
+                    },
+                    "article_history": {
+                        "title": "文章历史 Article history",
+                        "description": "Every version of one article (id or its first 6+ hex digits).",
+                        "sql": ARTICLE_HISTORY_SQL.strip(),
+                    },
+                    "feed": {
+                        "title": "barwatch: new and changed articles",
+                        "description": "Atom feed of new and changed articles: subscribe to /"
+                        f"{db_name}/feed.atom in a feed reader.",
+                        "sql": FEED_SQL.strip(),
+                    },
+                    "articles_per_month": {
+                        "title": "每月文章 Articles per month",
+                        "description": "Articles per month and section (also drawn at /-/chart; "
+                        "datasette-vega can chart it here).",
+                        "sql": PER_MONTH_QUERY_SQL.strip(),
+                    },
+                },
+            }
+        },
+    }
+
+
+def _register_plugin() -> None:
+    """Make sure the plugin is active even when barwatch is not pip-installed."""
+    from datasette.plugins import pm
+
+    from storage import datasette_plugin
+
+    if not pm.is_registered(datasette_plugin) and pm.get_plugin("barwatch") is None:
+        pm.register(datasette_plugin, name="barwatch")
+
+
+def build_datasette(db_path: str | Path, settings: dict | None = None):
+    """A Datasette over the archive at ``db_path`` with barwatch's metadata and plugin.
+
+    The schema (and search index) is brought up to date first, so the first search on an
+    archive written by an older barwatch does not find an empty index.
+    """
+    from datasette.app import Datasette
+
+    from storage.archive import Archive
+
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such archive")
+    Archive(path).close()
+    _register_plugin()
+    ds = Datasette(
+        files=[str(path)],
+        metadata=build_metadata(path.stem),
+        settings={**SETTINGS, **(settings or {})},
+        cors=False,
+    )
+    return ds
+
+
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Run Datasette over the archive until interrupted (uvicorn, one worker)."""
+    import uvicorn
+
+    ds = build_datasette(db_path)
+    asyncio.run(ds.invoke_startup())
+    print(f"barwatch: serving {db_path} at http://{host}:{port}/{Path(db_path).stem}", file=sys.stderr, flush=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m storage.serve", description=serve.__doc__)
+    parser.add_argument("db", help="archive file, e.g. barwatch.db")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--print-metadata", action="store_true", help="print the metadata JSON and exit")
+    args = parser.parse_args(argv)
+    if args.print_metadata:
+        print(json.dumps(build_metadata(Path(args.db).stem), ensure_ascii=False, indent=2))
+        return 0
+    try:
+        serve(args.db, host=args.host, port=args.port)
+    except FileNotFoundError as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The daemon and signals, as real processes against the fixture site."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fixtures.server import FixtureSite
+from storage.archive import Archive
+from tests.crawling import FIXTURE_CONFIG, ROOT
+
+
+@pytest.fixture(scope="module")
+def site():
+    with FixtureSite() as s:
+        yield s
+
+
+def config_with(tmp_path, extra: str):
+    path = tmp_path / "daemon.toml"
+    text = FIXTURE_CONFIG.read_text(encoding="utf-8")
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def finished_runs(db) -> list[dict]:
+    if not db.exists():
+        return []
+    with Archive(db) as archive:
+        return [r for r in archive.runs(100) if r["status"] != "running"]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_daemon_runs_scheduled_crawls_without_overlap_and_stops_on_sigterm(site, tmp_path):
+    db = tmp_path / "d.db"
+    # The schedule fires every 0.6 s, faster than a crawl takes: the runs must queue, not overlap.
+    config = config_with(tmp_path, "\n[schedule]\ninterval_minutes = 0.01\nnotify = false\n")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "daemon", "--db", str(db), "--config", str(config), "--base-url", site.base_url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(finished_runs(db)) >= 3, 120, "three finished crawls")
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=60)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, err
+    runs = sorted(finished_runs(db), key=lambda r: r["id"])
+    assert len(runs) >= 3
+    assert runs[0]["baseline"] == 1 and runs[0]["new"] == 24
+    for earlier, later in zip(runs, runs[1:]):
+        assert later["started_at"] >= earlier["finished_at"]  # strictly one after another
+        assert later["status"] in ("ok", "interrupted") and later["new"] == 0
+    assert "Traceback" not in err and "ReactorNotRestartable" not in err
+    assert "daemon started" in err and "received SIGTERM" in err and "daemon stopped after" in err
+
+
+def test_sigterm_mid_crawl_closes_the_run_cleanly(site, tmp_path):
+    db = tmp_path / "s.db"
+    # A polite delay makes the crawl last long enough to be interrupted part-way.
+    config = config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3")
+    (tmp_path / "slow.toml").write_text(config, encoding="utf-8")
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(tmp_path / "slow.toml"),
+         "--base-url", site.base_url, "--log-level", "WARNING"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+
+    def stored() -> int:
+        if not db.exists():
+            return 0
+        with Archive(db) as archive:
+            return archive.table_counts()["articles"]
+
+    try:
+        wait_for(lambda: stored() >= 2, 60, "the first articles")
+        crawl.send_signal(signal.SIGTERM)
+        out, err = crawl.communicate(timeout=60)
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.communicate()
+    with Archive(db) as archive:
+        run = archive.runs()[0]
+        counts = archive.table_counts()
+        assert run["status"] == "interrupted" and run["finished_at"] is not None
+        assert 2 <= counts["articles"] < 24
+        # every stored article has its first version: nothing half-written
+        assert counts["versions"] == counts["articles"] == run["new"]
+    assert "run 1 (incremental, interrupted)" in out

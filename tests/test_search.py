@@ -1,0 +1,358 @@
+"""Chinese full-text search: the query table over the fixture site, the query language,
+snippets, and the index staying in step with the archive."""
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import tomllib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from storage import search
+from storage.archive import Archive
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "fixtures" / "pages"
+QUERIES = tomllib.loads((Path(__file__).with_name("search_queries.toml")).read_text(encoding="utf-8"))["query"]
+
+GUIDE = "d0239e3ef6a31f91855ff4659b235d23"  # 律师办理商品房预售合同纠纷案件业务指引; has an edited version
+MIRROR = "2f1b2bc85299f52b4ef92839ed3772ff"  # the traditional mirror copy
+
+
+# ---------------------------------------------------------------------------- helpers
+def fixture_records(state: str = "base") -> list[dict]:
+    """The expected records of the fixture site's article pages (pages that must fail to
+    parse are left out: they have no record)."""
+    folder = PAGES / state / "info"
+    records = []
+    for path in sorted(folder.glob("*.expected.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("parse_error") or record.get("error") or not record.get("title"):
+            continue
+        records.append(record)
+    assert records, f"no fixture records in {folder}: the query table needs them"
+    return records
+
+
+def fixture_record(article_id: str, state: str = "base") -> dict:
+    path = PAGES / state / "info" / f"{article_id}.expected.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def stepping_clock(start: datetime = datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)):
+    """A clock one second further on each call, so ordering by time is deterministic."""
+    counter = itertools.count()
+    return lambda: start + timedelta(seconds=next(counter))
+
+
+def build_fixture_archive(path: Path) -> Archive:
+    """An archive holding every fixture record, as one baseline full run."""
+    archive = Archive(path, clock=stepping_clock())
+    run = archive.start_run("full")
+    for record in fixture_records():
+        assert archive.record_article(run, record) == "new"
+    archive.finish_run(run, requests=len(fixture_records()))
+    return archive
+
+
+@pytest.fixture(scope="module")
+def fixture_archive(tmp_path_factory):
+    archive = build_fixture_archive(tmp_path_factory.mktemp("search") / "fixture.db")
+    yield archive
+    archive.close()
+
+
+def ids(results: list[dict]) -> list[str]:
+    return [r["id"] for r in results]
+
+
+# ---------------------------------------------------------------------------- the query table
+def test_query_table_is_big_enough_and_names_real_articles():
+    known = {r["id"] for r in fixture_records()}
+    assert len(QUERIES) >= 30
+    for case in QUERIES:
+        named = set(case.get("expect", [])) | set(case.get("top", [])) | set(case.get("exclude", []))
+        assert named <= known, f"{case['q']!r} names ids that are not fixture articles: {named - known}"
+        assert case.get("expect") or case.get("empty"), f"{case['q']!r} expects nothing"
+    kinds = {len(c["q"]) for c in QUERIES}
+    assert 1 in kinds and 2 in kinds  # one- and two-character queries are in the table
+
+
+@pytest.mark.parametrize("case", QUERIES, ids=[f"{c['q']}|{c.get('section', '')}|{c.get('since', '')}" for c in QUERIES])
+def test_query_table(fixture_archive, case):
+    results = search.search(
+        fixture_archive.db, case["q"], section=case.get("section"), since=case.get("since"), limit=50
+    )
+    got = ids(results)
+    if case.get("empty"):
+        assert got == []
+        return
+    top10 = got[:10]
+    missing = [i for i in case["expect"] if i not in top10]
+    assert not missing, f"{case['q']!r}: {missing} not in the top 10 {[(r['id'][:8], r['title']) for r in results[:10]]}"
+    top = case.get("top", [])
+    assert set(got[: len(top)]) == set(top), f"{case['q']!r}: first places {got[:len(top)]}"
+    wrong = [i for i in case.get("exclude", []) if i in got]
+    assert not wrong, f"{case['q']!r} returned {wrong}, which must not match"
+
+
+def test_title_hits_rank_first(fixture_archive):
+    results = search.search(fixture_archive.db, "仲裁")
+    assert results[0]["id"] == "a7eb77026df62b38502ca4fd05471e49"
+    assert results[0]["title_hit"] is True
+    assert [r["title_hit"] for r in results] == [True, False, False, False, False]
+    scores = [r["score"] for r in results[1:]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_result_fields_and_snippet_are_real_text(fixture_archive):
+    [hit] = search.search(fixture_archive.db, "宝山区 疫情")
+    assert hit["id"] == MIRROR
+    assert hit["url"] == f"https://www.lawyers.org.cn/info/{MIRROR}"
+    assert hit["published"] == "2020-04-30"
+    assert hit["section"] == "行業(yè)資訊 > 律協(xié)動(dòng)態(tài)"
+    assert hit["title"].startswith("寶山區(qū)律師")
+    # The snippet quotes the article as stored (traditional, with its pinyin), hits marked.
+    assert "【疫情】" in hit["snippet"]
+    assert "律所【疫情】防控" in hit["snippet"]
+    assert hit["score"] > 0
+
+
+def test_snippet_markers_can_be_chosen(fixture_archive):
+    [hit] = search.search(fixture_archive.db, "失权", markers=("<mark>", "</mark>"))
+    assert "<mark>失权</mark>" in hit["snippet"]
+    assert "【" not in hit["snippet"]
+
+
+def test_removed_articles_are_not_searchable(tmp_path):
+    with build_fixture_archive(tmp_path / "a.db") as archive:
+        assert ids(search.search(archive.db, "失权")) == ["6331c7bb2c8d5e80d451f82e2f88ce96"]
+        run = archive.start_run("incremental")
+        archive.record_gone(run, "6331c7bb2c8d5e80d451f82e2f88ce96", "https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96", 404)
+        assert search.search(archive.db, "失权") == []
+        assert archive.db.execute("SELECT count(*) FROM articles_fts_map WHERE article_id LIKE '6331c7bb%'").fetchone()[0] == 0
+
+
+def test_an_edit_is_searchable_at_once_and_the_old_text_is_gone(tmp_path):
+    added = "或者购房人书面通知解除合同之日"
+    with build_fixture_archive(tmp_path / "a.db") as archive:
+        assert search.search(archive.db, added) == []
+        run = archive.start_run("incremental")
+        assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
+        assert ids(search.search(archive.db, added)) == [GUIDE]
+        # The FTS row was replaced, not duplicated.
+        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == len(fixture_records())
+
+
+def test_index_article_runs_inside_the_callers_transaction(tmp_path):
+    with Archive(tmp_path / "a.db") as archive:
+        conn = archive.db.conn
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO articles (id, url, title, body, status, version) VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1)")
+        search.index_article(archive.db, {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live"})
+        assert ids(search.search(archive.db, "临时")) == ["x1"]
+        conn.rollback()
+        # Had index_article committed, the rollback would leave a row behind.
+        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
+        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
+
+
+def test_ensure_schema_is_idempotent_and_builds_a_missing_index(tmp_path):
+    path = tmp_path / "a.db"
+    build_fixture_archive(path).close()
+    with Archive(path) as archive:
+        # An archive from before the search index: no FTS table, no map.
+        archive.db.execute("DROP TABLE articles_fts")
+        archive.db.execute("DROP TABLE articles_fts_map")
+        archive.db.conn.commit()
+    with Archive(path) as archive:  # ensure_schema runs on open
+        assert ids(search.search(archive.db, "堃")) == ["5b8031ea0c4fc83ace4417cd8a4729e0"]
+        count = archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
+        search.ensure_schema(archive.db)
+        search.ensure_schema(archive.db)
+        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == count == 25
+
+
+def test_ensure_schema_repairs_drift(tmp_path, monkeypatch):
+    path = tmp_path / "a.db"
+    with build_fixture_archive(path) as archive:
+        conn = archive.db.conn
+        # Rowids renumbered under the index (as VACUUM may do): two map rows swap articles.
+        a, b = conn.execute("SELECT rowid FROM articles_fts_map ORDER BY rowid LIMIT 2").fetchall()
+        conn.execute("UPDATE articles_fts_map SET article_id = 'tmp' WHERE rowid = ?", a)
+        conn.execute("UPDATE articles_fts_map SET article_id = (SELECT id FROM articles WHERE rowid = ?) WHERE rowid = ?", [a[0], b[0]])
+        conn.execute("UPDATE articles_fts_map SET article_id = (SELECT id FROM articles WHERE rowid = ?) WHERE rowid = ?", [b[0], a[0]])
+        # An article revived without being re-indexed.
+        conn.execute("DELETE FROM articles_fts WHERE rowid = (SELECT rowid FROM articles WHERE id = ?)", ["5b8031ea0c4fc83ace4417cd8a4729e0"])
+        conn.execute("DELETE FROM articles_fts_map WHERE article_id = ?", ["5b8031ea0c4fc83ace4417cd8a4729e0"])
+        conn.commit()
+        assert search.search(archive.db, "堃") == []
+        search.ensure_schema(archive.db)
+        assert ids(search.search(archive.db, "堃")) == ["5b8031ea0c4fc83ace4417cd8a4729e0"]
+        mismatched = conn.execute(
+            "SELECT count(*) FROM articles_fts_map m JOIN articles a ON a.rowid = m.rowid WHERE a.id != m.article_id"
+        ).fetchone()[0]
+        assert mismatched == 0
+        # A new segmenter version (code or dictionary changed) re-indexes every article.
+        monkeypatch.setattr(search, "_CODE_VERSION", "test-bump")
+        search.ensure_schema(archive.db)
+        versions = {r[0] for r in conn.execute("SELECT DISTINCT segmenter FROM articles_fts_map")}
+        assert versions == {search.segmenter_version()}
+        assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 25
+
+
+def test_search_arguments_are_checked(fixture_archive):
+    with pytest.raises(ValueError, match="since must look like"):
+        search.search(fixture_archive.db, "律师", since="last week")
+    with pytest.raises(ValueError, match="limit"):
+        search.search(fixture_archive.db, "律师", limit=0)
+    assert len(search.search(fixture_archive.db, "律师", limit=3)) == 3
+
+
+# ---------------------------------------------------------------------------- fts_query (pure)
+FTS_QUERY_TABLE = [
+    (
+        "律",
+        '({title_chars body_chars}: "律" AND ({title_chars body_chars}: "律" OR {title_words body_words}: ("律")))',
+    ),
+    (
+        "ICP",
+        '({title_chars body_chars}: "icp" AND ({title_chars body_chars}: "icp" OR {title_words body_words}: ("icp")))',
+    ),
+    (
+        "律师 疫情",
+        '({title_chars body_chars}: "律 师" AND ({title_chars body_chars}: "律 师" OR {title_words body_words}: ("律师")))'
+        ' AND ({title_chars body_chars}: "疫 情" AND ({title_chars body_chars}: "疫 情" OR {title_words body_words}: ("疫情")))',
+    ),
+    (
+        "宝山区 -ESG",
+        '(({title_chars body_chars}: "宝 山 区" AND ({title_chars body_chars}: "宝 山 区" OR '
+        '{title_words body_words}: ("宝山区" OR "宝山" OR "山区")))) NOT ({title_chars body_chars}: "esg")',
+    ),
+]
+
+
+@pytest.mark.parametrize("query,expected", FTS_QUERY_TABLE, ids=[q for q, _ in FTS_QUERY_TABLE])
+def test_fts_query_table(query, expected):
+    assert search.fts_query(query) == expected
+
+
+FTS_PHRASE_TABLE = [
+    # query -> the substring phrase each term becomes (the part that decides matching)
+    ("寶山區", ['"宝 山 区"']),
+    ('"律师 协会"', ['"律 师 协 会"']),
+    ("“律师进校园”", ['"律 师 进 校 园"']),
+    ("COVID-19 疫情", ['"covid 19"', '"疫 情"']),
+    ("ＰＤＦ", ['"pdf"']),
+    ("沪ICP备", ['"沪 icp 备"']),
+    ("数据，出境", ['"数 据"', '"出 境"']),
+    ("律师　协会", ['"律 师"', '"协 会"']),
+]
+
+
+@pytest.mark.parametrize("query,phrases", FTS_PHRASE_TABLE, ids=[q for q, _ in FTS_PHRASE_TABLE])
+def test_fts_query_phrases(query, phrases):
+    expr = search.fts_query(query)
+    found = [p for p in phrases if f"{{title_chars body_chars}}: {p}" in expr]
+    assert found == phrases
+    # Each term's phrase appears twice (match, and the ranked alternative), no other phrase.
+    assert expr.count('{title_chars body_chars}: "') == 2 * len(phrases)
+
+
+def test_fts_query_or_and_title_only():
+    assert search.fts_query("调解 OR 仲裁").startswith('(({title_chars body_chars}: "调 解"')
+    assert " OR ({title_chars body_chars}: \"仲 裁\"" in search.fts_query("调解 OR 仲裁")
+    assert search.fts_query("律", columns="title") == '({title_chars}: "律" AND ({title_chars}: "律" OR {title_words}: ("律")))'
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("", "empty search query"),
+        ("   \u3000", "empty search query"),
+        ("，。！？", "no letters, digits or Chinese characters"),
+        ('""', "no letters, digits or Chinese characters"),
+        ("-律师", "only excludes"),
+    ],
+)
+def test_fts_query_rejects_queries_with_nothing_to_search(query, message):
+    with pytest.raises(ValueError, match=message):
+        search.fts_query(query)
+
+
+def test_fts_query_is_valid_fts5_for_awkward_input(tmp_path):
+    # Quotes, brackets, FTS5 operators and column syntax in user input must never reach
+    # FTS5 as syntax: each such query runs without error.
+    with Archive(tmp_path / "a.db") as archive:
+        for q in ['a"b', "律师(", "NEAR(律师 协会)", "title_chars:律师", "律师*", "{body}: x", "AND", "^律"]:
+            archive.db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [search.fts_query(q)])
+
+
+# ---------------------------------------------------------------------------- folding and snippets
+def test_fold_maps_back_to_the_original():
+    text = "寶山區(qū)ＩＣＰ備"
+    folded, index_map = search.fold(text)
+    assert folded == "宝山区icp备"
+    assert [text[i] for i in index_map] == ["寶", "山", "區", "Ｉ", "Ｃ", "Ｐ", "備"]
+
+
+def test_highlight_marks_original_text():
+    assert search.highlight("寶山區(qū)律師行業(yè)黨委", "宝山区") == "【寶山區(qū)】律師行業(yè)黨委"
+    assert search.highlight("沪ICP备17030485号与ICPX", "icp") == "沪【ICP】备17030485号与ICPX"
+    assert search.highlight("没有命中的一段文字", "律师") == "没有命中的一段文字"
+    long = "甲" * 200 + "律师协会" + "乙" * 200
+    snippet = search.highlight(long, "律师", width=40)
+    assert snippet == "…" + "甲" * 10 + "【律师】协会" + "乙" * 26 + "…"
+
+
+def test_format_results():
+    out = search.format_results(
+        [
+            {
+                "id": "6331c7bb2c8d5e80d451f82e2f88ce96",
+                "url": "https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96",
+                "title": "论股东失权制度",
+                "published": "2024-06-24",
+                "section": "业务研究大厅 > 专业委员会 > 专业论文",
+                "snippet": "股东【失权】制度",
+                "score": 1.5,
+            }
+        ]
+    )
+    assert out == (
+        " 1. 论股东失权制度\n"
+        "    2024-06-24  业务研究大厅 > 专业委员会 > 专业论文\n"
+        "    股东【失权】制度\n"
+        "    https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96  [6331c7bb]"
+    )
+    assert search.format_results([]) == "no matching articles"
+
+
+# ---------------------------------------------------------------------------- quiet and lazy jieba
+def test_jieba_is_silent_and_loaded_only_when_needed(tmp_path):
+    path = tmp_path / "a.db"
+    script = f"""
+import sys
+from storage.archive import Archive
+from storage import search
+with Archive({str(path)!r}) as a:
+    run = a.start_run("full")
+    a.record_article(run, {{"id": "a" * 32, "url": "https://www.lawyers.org.cn/info/" + "a" * 32,
+                           "title": "宝山区律工委", "body": "律师"}})
+    print(len(search.search(a.db, "律工委")))
+print("jieba" in sys.modules)
+"""
+    first = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["1", "True"]
+    assert first.stderr == ""  # no "Building prefix dict ..." noise
+    # Opening an archive whose index is current does not load jieba at all.
+    reopen = f"import sys\nfrom storage.archive import Archive\nArchive({str(path)!r}).close()\nprint('jieba' in sys.modules)"
+    second = subprocess.run([sys.executable, "-c", reopen], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["False"]
+    assert second.stderr == ""
