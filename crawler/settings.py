@@ -29,6 +29,8 @@ BARWATCH_RETRY_BACKOFF = 2.0
 HTTPCACHE_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# An unattended archiver has no use for a control port left open during every crawl.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The summary line of barwatch replaces Scrapy's dump of every counter.

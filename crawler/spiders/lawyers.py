@@ -16,9 +16,9 @@ import logging
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 
 from crawler.config import Config, load_config
 from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
@@ -164,8 +164,10 @@ class LawyersSpider(scrapy.Spider):
             # robots.txt said no: the site's wish, not a failure to retry or to count.
             logger.info("skipped %s: %s", request.url, failure.getErrorMessage())
             return
-        elif failure.check(TimeoutError, TCPTimedOutError):
+        elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
             message = "timed out"
+        elif failure.check(ConnectionRefusedError, DownloadConnectionRefusedError):
+            message = "connection refused"
         elif failure.check(DNSLookupError):
             message = "DNS lookup failed"
         else:

@@ -1,0 +1,176 @@
+"""The barwatch command: each command against tmp_path archives and the fixture site."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime
+
+import pytest
+
+from fixtures import spec
+from fixtures.server import FixtureSite
+from scheduler.cli import build_parser, main
+from storage.archive import Archive
+from tests.crawling import FIXTURE_CONFIG, NOW, ROOT, barwatch, copy_db, crawl
+from tests.test_notify import free_port, start_server
+
+PAGES = ROOT / "fixtures" / "pages" / "base" / "info"
+
+
+@pytest.fixture(scope="module")
+def site():
+    with FixtureSite() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def edited_archive(site, tmp_path_factory):
+    """Baseline of the base site, then an incremental crawl of the site with one edit."""
+    db = tmp_path_factory.mktemp("cli") / "e.db"
+    site.set_state("base")
+    crawl(db, site, "--full")
+    site.set_state("edited")
+    crawl(db, site, "--full")
+    site.set_state("base")
+    return db
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert sorted(commands) == sorted(
+        ["crawl", "inspect", "runs", "release", "history", "diff", "notify", "search", "serve", "daemon", "demo"]
+    )
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert "example:\n  barwatch " in text or "example:\n  BARWATCH_" in text, name
+
+
+def test_broken_config_exits_2_naming_file_and_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\nbase_url = "https://www.lawyers.org.cn"\n[[sections]]\nname = "x"\nlist_url = "/x"\n', encoding="utf-8")
+    assert main(["crawl", "--db", str(tmp_path / "a.db"), "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"barwatch: config error: {bad}: sections[0].list_url: must contain {{page}} where the page number goes\n"
+    assert not (tmp_path / "a.db").exists()  # nothing was started
+
+
+def test_dead_server_counts_failures_and_loses_nothing(edited_archive, tmp_path):
+    db = copy_db(edited_archive, tmp_path / "d.db")
+    with Archive(db) as archive:
+        before = list(archive.iter_articles())
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    config = tmp_path / "no-retry.toml"  # fixture config ends in [crawl]: the key lands there
+    config.write_text(FIXTURE_CONFIG.read_text(encoding="utf-8") + "retry_times = 0\n", encoding="utf-8")
+    proc = barwatch("crawl", "--db", str(db), "--config", str(config), "--base-url", dead,
+                    "--now", NOW, "--log-level", "ERROR", check=False)
+    assert proc.returncode == 1
+    with Archive(db) as archive:
+        run = archive.runs()[0]
+        assert (run["new"], run["changed"], run["unchanged"], run["removed"]) == (0, 0, 0, 0)
+        assert run["failed"] == 4 + 4 + 20  # four list pages, four recent revisits, the rotation
+        assert {f["message"] for f in archive.failures(run["id"])} == {"connection refused"}
+        assert list(archive.iter_articles()) == before
+
+
+def test_inspect_saved_article_prints_its_record(capsys):
+    page = PAGES / f"{spec.SEED_ID}.html"
+    assert main(["inspect", str(page)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record == json.loads((PAGES / f"{spec.SEED_ID}.expected.json").read_text(encoding="utf-8"))
+
+
+def test_inspect_list_url_prints_article_links(site, capsys):
+    assert main(["inspect", f"{site.base_url}/studies/businessguide?currentPageNo=1", "--base-url", site.base_url]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == [r.id for r in spec.list_page("guide", "base", 1)]
+    assert all(r["url"].startswith("https://www.lawyers.org.cn/info/") for r in rows)
+
+
+def test_inspect_unreachable_url_fails_clearly(capsys):
+    assert main(["inspect", "http://127.0.0.1:9/info/" + "0" * 32]) == 1
+    assert capsys.readouterr().err.startswith("barwatch: cannot fetch http://127.0.0.1:9/info/")
+
+
+def test_history_and_diff_show_the_edit(edited_archive, capsys):
+    prefix = spec.EDITED_ID[:8]
+    assert main(["history", prefix, "--db", str(edited_archive)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "律师办理商品房预售合同纠纷案件业务指引"
+    assert lines[2].startswith("  v1  ") and lines[2].endswith("first version")
+    assert lines[3].startswith("  v2  ") and "+「或者购房人书面通知解除合同之日」" in lines[3]
+    assert main(["diff", spec.EDITED_ID, "--db", str(edited_archive), "--plain"]) == 0
+    out = capsys.readouterr().out
+    assert "{+或者购房人书面通知解除合同之日+}" in out
+    assert "交付期限届满之次日起算至实际交付之日{+或者购房人书面通知解除合同之日+}止。" in out
+    assert main(["diff", spec.EDITED_ID, "--db", str(edited_archive), "--version", "1"]) == 2
+    assert main(["history", "ffff", "--db", str(edited_archive)]) == 2
+    assert capsys.readouterr().err.endswith("barwatch: no article matches 'ffff'\n")
+
+
+def test_runs_and_release(tmp_path, capsys):
+    db = tmp_path / "r.db"
+    clock = lambda: datetime.fromisoformat(NOW)  # noqa: E731
+    with Archive(db, clock=clock) as archive:
+        ids = [c * 32 for c in "01234"]
+        run1 = archive.start_run("full")
+        for x in ids:
+            archive.record_article(run1, {"id": x, "url": "u", "title": "t", "body": "正文" * 20})
+        archive.finish_run(run1, 6)
+        run2 = archive.start_run("incremental")
+        for x in ids:
+            archive.record_article(run2, {"id": x, "url": "u", "title": "t2", "body": "正文" * 20})
+        assert archive.finish_run(run2, 6)["status"] == "suspect"
+    assert main(["runs", "--db", str(db)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("   2  2026-02-01T09:00:00Z  suspect ")
+    assert out[1].endswith("[5 of 5 revisited articles changed]")
+    assert main(["release", "2", "--db", str(db)]) == 0
+    assert main(["release", "2", "--db", str(db)]) == 1
+    assert "run 2 is released, not suspect" in capsys.readouterr().err
+
+
+def test_crawl_then_notify_sends_one_digest_once(site, tmp_path):
+    db = tmp_path / "n.db"
+    site.set_state("base")
+    crawl(db, site, "--full")
+    site.set_state("added")
+    crawl(db, site)
+    site.set_state("base")
+    port = free_port()
+    server = start_server(port)
+    env = {
+        "BARWATCH_SMTP_HOST": "127.0.0.1", "BARWATCH_SMTP_PORT": str(port), "BARWATCH_SMTP_TLS": "none",
+        "BARWATCH_MAIL_FROM": "barwatch@example.org", "BARWATCH_MAIL_TO": "team@example.org",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        dry = barwatch("notify", "--db", str(db), "--dry-run")
+        assert "Subject: 【barwatch】上海律协网站：1 篇新文章" in dry.stdout
+        assert server.handler.envelopes == []
+        first = barwatch("notify", "--db", str(db))
+        second = barwatch("notify", "--db", str(db))
+    finally:
+        server.controller.stop()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert first.stdout == "notify: 1 message(s) sent, 1 alert(s) marked, 0 pending\n"
+    assert second.stdout == "notify: 0 message(s) sent, 0 alert(s) marked, 0 pending\n"
+    [message] = server.handler.messages()
+    assert message["Subject"] == "【barwatch】上海律协网站：1 篇新文章"
+    added = site.expected_record(spec.ADDED_ID, "added")
+    assert added["title"] in message.get_body(("plain",)).get_content()
+
+
+def test_notify_without_smtp_environment_exits_2(tmp_path, capsys, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("BARWATCH_")]:
+        monkeypatch.delenv(key)
+    assert main(["notify", "--db", str(tmp_path / "x.db")]) == 2
+    assert "BARWATCH_SMTP_HOST" in capsys.readouterr().err
