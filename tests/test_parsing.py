@@ -19,7 +19,7 @@ from crawler.parsing import (
 AID = "0123456789abcdef0123456789abcdef"
 URL = f"https://www.lawyers.org.cn/info/{AID}"
 CANON = URL
-SEED = Path("/work/shared/seed/000_1156116108ea25d0.txt")
+SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed" / "000_1156116108ea25d0.txt"
 
 FOOTER_SIMP = [
     "[版权声明] 沪ICP备17030485号-1",
