@@ -5,6 +5,8 @@ per process; the daemon starts a fresh process for each scheduled crawl.
 """
 from __future__ import annotations
 
+import logging
+
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -39,6 +41,10 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
 def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO") -> dict:
     """Crawl once into ``db_path``; returns the finished ``crawl_runs`` row."""
     process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level))
+    if log_level.upper() != "DEBUG":
+        # Scrapy's start-up inventory (middlewares, settings) is noise in cron mail and the
+        # journal; barwatch's own lines (progress, skips, failures) stay at the chosen level.
+        logging.getLogger("scrapy").setLevel(max(logging.getLevelName(log_level.upper()), logging.WARNING))
     crawler = process.create_crawler("lawyers")
     process.crawl(crawler, config=config, mode=mode)
     process.start()

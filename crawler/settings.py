@@ -36,6 +36,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The summary line of barwatch replaces Scrapy's dump of every counter.
 STATS_DUMP = False
 LOGSTATS_INTERVAL = 0
+LOG_VERSIONS: list[str] = []
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
