@@ -140,8 +140,8 @@ def cmd_release(args) -> int:
     archive = _open_archive(args)
     try:
         run = archive.release(args.run_id)
-    except (ValueError, Exception) as exc:  # NotFoundError has no useful message of its own
-        raise CliError(f"cannot release run {args.run_id}: {exc or 'no such run'}") from None
+    except (KeyError, ValueError) as exc:
+        raise CliError(f"cannot release run {args.run_id}: {exc.args[0]}") from None
     print(f"run {run['id']} released: its held change alerts will go out with the next notify")
     return 0
 

@@ -110,7 +110,10 @@ class Archive:
         return self.run(run_id)
 
     def run(self, run_id: int) -> dict:
-        return self.db["crawl_runs"].get(run_id)
+        try:
+            return self.db["crawl_runs"].get(run_id)
+        except sqlite_utils.db.NotFoundError:
+            raise KeyError(f"no run {run_id}") from None
 
     def runs(self, limit: int = 20) -> list[dict]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))

@@ -130,7 +130,11 @@ def test_runs_and_release(tmp_path, capsys):
     assert out[1].endswith("[5 of 5 revisited articles changed]")
     assert main(["release", "2", "--db", str(db)]) == 0
     assert main(["release", "2", "--db", str(db)]) == 1
-    assert "run 2 is released, not suspect" in capsys.readouterr().err
+    assert main(["release", "9", "--db", str(db)]) == 1
+    assert capsys.readouterr().err == (
+        "barwatch: cannot release run 2: run 2 is released, not suspect\n"
+        "barwatch: cannot release run 9: no run 9\n"
+    )
 
 
 def test_crawl_then_notify_sends_one_digest_once(site, tmp_path):

@@ -191,3 +191,18 @@ def site_etag(site, article_id):
 
     with urllib.request.urlopen(f"{site.base_url}/info/{article_id}", timeout=10) as response:
         return response.headers["ETag"]
+
+
+def test_truncated_pages_change_nothing(archive_copy, site):
+    with open_archive(archive_copy) as archive:
+        before = list(archive.iter_articles())
+    site.truncate_next(None)  # every article page cut off half-way, retries included
+    proc = crawl(archive_copy, site, "--full", check=False)
+    site.clear_failures()
+    assert proc.returncode == 1
+    with open_archive(archive_copy) as archive:
+        run = archive.runs()[0]
+        assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (0, 0, 0, 0, len(BASE_IDS))
+        assert list(archive.iter_articles()) == before
+        assert archive.table_counts()["versions"] == len(BASE_IDS)
+        assert archive.alerts() == []
