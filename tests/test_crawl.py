@@ -206,3 +206,16 @@ def test_truncated_pages_change_nothing(archive_copy, site):
         assert list(archive.iter_articles()) == before
         assert archive.table_counts()["versions"] == len(BASE_IDS)
         assert archive.alerts() == []
+
+
+def test_list_that_ignores_the_page_number_stops_at_the_first_repeat(site, tmp_path):
+    config = tmp_path / "loop.toml"
+    config.write_text(
+        '[site]\nbase_url = "https://www.lawyers.org.cn"\n[[sections]]\nname = "业务指引"\n'
+        'list_url = "/studies/businessguide?currentPageNo=1&ignored={page}"\n'
+        "[crawl]\ndownload_delay = 0.0\nautothrottle = false\n",
+        encoding="utf-8",
+    )
+    crawl(tmp_path / "a.db", site, "--full", config=config)
+    lists = [r for r in site.requests if r.startswith("/studies/")]
+    assert lists == ["/studies/businessguide?currentPageNo=1&ignored=1", "/studies/businessguide?currentPageNo=1&ignored=2"]

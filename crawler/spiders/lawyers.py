@@ -69,7 +69,7 @@ class LawyersSpider(scrapy.Spider):
         for section in self.config.sections:
             yield self._list_request(section, section.first_page)
         for entry in plan:
-            request = self._article_request(entry["id"], reason="revisit", etag=entry["etag"], last_modified=entry["last_modified"])
+            request = self._article_request(entry["id"], etag=entry["etag"], last_modified=entry["last_modified"])
             if request is not None:
                 yield request
 
@@ -79,13 +79,11 @@ class LawyersSpider(scrapy.Spider):
             callback=self.parse_list_page,
             errback=self.on_error,
             cb_kwargs={"section": section, "page": page},
-            # Each list page is fetched once per run; later pages must not be deduplicated
-            # away because page 0 and page 1 are the same rows.
-            dont_filter=True,
+            # Lists first: they decide which articles are new, and revisits can wait.
             priority=10,
         )
 
-    def _article_request(self, article_id: str, reason: str, etag=None, last_modified=None):
+    def _article_request(self, article_id: str, etag=None, last_modified=None):
         if article_id in self.queued:
             return None
         self.queued.add(article_id)
@@ -101,11 +99,13 @@ class LawyersSpider(scrapy.Spider):
             errback=self.on_error,
             headers=headers,
             cb_kwargs={"article_id": article_id},
-            meta={"barwatch_reason": reason},
         )
 
     # ------------------------------------------------------------------ lists
     def parse_list_page(self, response, section, page: int):
+        if response.status != 200:  # 304/404/410 are let through for articles, not lists
+            yield failure_item(response.url, "list", f"{section.name} page {page}: HTTP {response.status}")
+            return
         try:
             rows = parse_list(response.text, response.url, extra_hosts=self.extra_hosts)
         except (AttributeError, ValueError) as exc:  # not text at all, or undecodable
@@ -117,18 +117,23 @@ class LawyersSpider(scrapy.Spider):
                 # markup or the URL moved, and the operator must hear about it.
                 yield failure_item(response.url, "list", f"{section.name}: first list page has no article links")
             return
-        unseen = [r for r in rows if r["id"] not in self.known and r["id"] not in self.seen_on_lists]
+        fresh = [r for r in rows if r["id"] not in self.seen_on_lists]
+        unseen = [r for r in fresh if r["id"] not in self.known]
         self.seen_on_lists.update(r["id"] for r in rows)
         for row in rows:
             if row["id"] in self.known and self.mode != "full":
                 continue
-            request = self._article_request(row["id"], reason="list")
+            request = self._article_request(row["id"])
             if request is not None:
                 yield request
         cap = min(x for x in (section.max_pages, self.config.crawl.max_pages) if x is not None)
         pages_done = page - section.first_page + 1
         if pages_done >= cap:
             logger.info("%s: stopping at the page cap (%d pages)", section.name, cap)
+            return
+        if not fresh:
+            # A page that only repeats rows already seen in this run: the site ignores the
+            # page parameter (or loops). Stop rather than walk to the cap.
             return
         if self.mode != "full" and not unseen:
             return
