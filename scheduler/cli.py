@@ -190,13 +190,7 @@ def cmd_notify(args) -> int:
 
     config = _load_config(args)
     archive = _open_archive(args)
-    try:
-        # Two senders at once could mail the same entries twice.
-        with CrawlLock(args.db, "notify"):
-            return run_notify(archive, config.alerts, dry_run=args.dry_run)
-    except ArchiveLocked as exc:
-        print(f"barwatch: {exc}", file=sys.stderr)
-        return LOCKED_EXIT_CODE
+    return run_notify(archive, config.alerts, dry_run=args.dry_run)
 
 
 def cmd_search(args) -> int:

@@ -31,6 +31,7 @@ from email.utils import format_datetime, getaddresses
 from typing import TextIO
 
 from storage import outbox
+from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, PendingAlert
 from storage.textops import paragraph_changes, render_changes_html, render_changes_text
 
@@ -588,10 +589,15 @@ def run_notify(archive, settings, dry_run: bool = False, environ: Mapping[str, s
     )
     try:
         smtp = None if dry_run else SmtpSettings.from_env(environ)
-        result = notify(archive, config, smtp, dry_run=dry_run, out=out)
+        # Two senders at once (cron and the daemon, say) could mail the same entries twice.
+        with CrawlLock(archive.path, "notify"):
+            result = notify(archive, config, smtp, dry_run=dry_run, out=out)
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2
+    except ArchiveLocked as exc:
+        print(f"barwatch notify: {exc}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
     if not dry_run:
         print(f"notify: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, {result.pending_left} pending", file=out)
     for error in result.errors:

@@ -21,7 +21,7 @@ class ArchiveLocked(Exception):
     def __init__(self, path: Path, holder: dict):
         self.path, self.holder = path, holder
         who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
-        super().__init__(f"{path} is locked by another crawl ({who})")
+        super().__init__(f"{path} is locked by another barwatch process ({who})")
 
 
 class CrawlLock:

@@ -178,3 +178,13 @@ def test_notify_without_smtp_environment_exits_2(tmp_path, capsys, monkeypatch):
         monkeypatch.delenv(key)
     assert main(["notify", "--db", str(tmp_path / "x.db")]) == 2
     assert "BARWATCH_SMTP_HOST" in capsys.readouterr().err
+
+
+def test_second_notify_waits_its_turn(tmp_path, capsys):
+    from storage.lock import CrawlLock
+
+    db = tmp_path / "l.db"
+    with CrawlLock(db, "notify").acquire("barwatch notify (the other one)"):
+        assert main(["notify", "--db", str(db), "--dry-run"]) == 75
+    assert "barwatch notify (the other one)" in capsys.readouterr().err
+    assert main(["notify", "--db", str(db), "--dry-run"]) == 0

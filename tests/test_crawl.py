@@ -183,7 +183,7 @@ def test_lock_held_exits_with_lock_code(archive_copy, site):
     with CrawlLock(archive_copy).acquire("test holder"):
         proc = crawl(archive_copy, site, check=False)
     assert proc.returncode == LOCKED_EXIT_CODE == 75
-    assert "is locked by another crawl" in proc.stderr and "test holder" in proc.stderr
+    assert "is locked by another barwatch process" in proc.stderr and "test holder" in proc.stderr
 
 
 def site_etag(site, article_id):
