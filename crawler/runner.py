@@ -14,23 +14,31 @@ from crawler import settings as default_settings
 from crawler.config import Config
 
 
+def config_settings(config: Config) -> dict:
+    """The Scrapy settings that the config's [crawl] table decides."""
+    crawl = config.crawl
+    return {
+        "USER_AGENT": crawl.user_agent,
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle and crawl.download_delay > 0,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+        "RETRY_TIMES": crawl.retry_times,
+        "BARWATCH_RETRY_BACKOFF": crawl.retry_backoff,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+    }
+
+
 def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO") -> Settings:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
-    crawl = config.crawl
     settings.setdict(
         {
+            **config_settings(config),
             "BARWATCH_DB": str(db_path),
+            "BARWATCH_CONFIG": config.path,
             "BARWATCH_MODE": mode,
             "BARWATCH_CLOCK": clock,
             "BARWATCH_LOCK_HELD": True,
-            "USER_AGENT": crawl.user_agent,
-            "DOWNLOAD_DELAY": crawl.download_delay,
-            "AUTOTHROTTLE_ENABLED": crawl.autothrottle and crawl.download_delay > 0,
-            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
-            "RETRY_TIMES": crawl.retry_times,
-            "BARWATCH_RETRY_BACKOFF": crawl.retry_backoff,
-            "DOWNLOAD_TIMEOUT": crawl.timeout,
             "LOG_LEVEL": log_level,
         },
         priority="cmdline",

@@ -21,6 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 
 from crawler.config import Config, load_config
+from crawler.runner import config_settings
 from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
 from crawler.session import archive_for
 from crawler.urls import canonical_article_url, rebase
@@ -42,6 +43,14 @@ class LawyersSpider(scrapy.Spider):
         self.config = config
         self.mode = mode
         self.rules = ParseRules.from_mapping(config.parsing) if config else None
+
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        # `scrapy crawl lawyers` honours the config's [crawl] table as `barwatch crawl`
+        # does (which sets the same values at a higher priority).
+        config = load_config(settings.get("BARWATCH_CONFIG"))
+        settings.setdict(config_settings(config), priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
