@@ -188,3 +188,15 @@ def test_second_notify_waits_its_turn(tmp_path, capsys):
         assert main(["notify", "--db", str(db), "--dry-run"]) == 75
     assert "barwatch notify (the other one)" in capsys.readouterr().err
     assert main(["notify", "--db", str(db), "--dry-run"]) == 0
+
+
+def test_search_command_prints_ranked_hits_with_marked_snippets(edited_archive, capsys):
+    assert main(["search", "失权", "--db", str(edited_archive)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == " 1. 论股东失权制度在有限责任公司中的适用"
+    assert out[1].startswith("    2024-06-24  业务研究大厅 > 专业委员会 > 专业论文")
+    assert "【失权】" in out[2]
+    assert main(["search", "失权", "--db", str(edited_archive), "--since", "2025-01-01"]) == 0
+    assert capsys.readouterr().out == "no match\n"
+    assert main(["search", "，。", "--db", str(edited_archive)]) == 2
+    assert capsys.readouterr().err.startswith("barwatch: search: ")
