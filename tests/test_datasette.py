@@ -156,7 +156,7 @@ def test_new_articles_newest_first(ds):
 def test_recent_changes_show_the_diff(ds):
     rows = get(ds, "/fixture/recent_changes.json?_shape=array").json()
     assert [(r["article_id"], r["version"]) for r in rows] == [(GUIDE, 2)]
-    assert f"+第七条【逾期交房】" in rows[0]["diff"]
+    assert "+第七条【逾期交房】" in rows[0]["diff"]
     page = get(ds, "/fixture/recent_changes")
     ins = f'<ins style="background:#d8f5d8;color:#064006;text-decoration:none">{EDIT_TEXT}</ins>'
     assert ins in page.text

@@ -506,7 +506,7 @@ def test_dry_run_prints_and_marks_nothing(archive):
     ]
     assert lines[3].startswith("Message-ID: <barwatch.2.") and lines[3].endswith("@barwatch.invalid>")
     assert f"1. 关于召开会员大会的通知\n   日期：2024-05-01｜栏目：协会动态｜作者：张三\n   链接：{url(2)}\n" in printed
-    assert f"2. 律师执业培训安排\n" in printed
+    assert "2. 律师执业培训安排\n" in printed
     assert printed.endswith("(dry run: 1 message(s) composed; nothing sent, nothing marked)\n")
     assert alert_rows(archive) == [(1, "new", None, 0, None), (2, "new", None, 0, None)]
 
