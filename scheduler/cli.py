@@ -83,36 +83,33 @@ def cmd_crawl(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    import re
+    from urllib.parse import urlsplit
+
     from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
-    from crawler.urls import article_id_from_path
+    from crawler.urls import CANONICAL_BASE, article_id_from_path, canonical_article_url
 
     config = _load_config(args)
-    target = args.target
-    if Path(target).exists():
-        data, content_type = Path(target).read_bytes(), None
-        url = args.url or target
+    path = Path(args.target)
+    if path.exists():
+        data, content_type = path.read_bytes(), None
+        # A saved page is known by its URL (--url) or by an article id in its file name.
+        named = re.search(r"[0-9a-f]{32}", path.name)
+        url = args.url or (canonical_article_url(named.group(0)) if named else CANONICAL_BASE + "/")
     else:
-        data, content_type, url = _fetch(target, config.crawl.user_agent, config.crawl.timeout)
-        url = args.url or url
+        data, content_type, fetched = _fetch(args.target, config.crawl.user_agent, config.crawl.timeout)
+        url = args.url or fetched
     html = decode_html(data, content_type)
-    article_url = url if article_id_from_path(url) else None
-    if article_url is None and not args.list:
-        import re
-
-        m = re.search(r"[0-9a-f]{32}", Path(target).name)
-        article_url = f"https://www.lawyers.org.cn/info/{m.group(0)}" if m and Path(target).exists() else None
-    if article_url and not args.list:
+    if article_id_from_path(url) and not args.list:
         try:
-            record = parse_article(html, article_url, ParseRules.from_mapping(config.parsing))
+            record = parse_article(html, url, ParseRules.from_mapping(config.parsing))
         except ParseError as exc:
             raise CliError(f"not parsable as an article: {exc}") from None
         print(json.dumps(record, ensure_ascii=False, indent=2))
-    else:
-        from urllib.parse import urlsplit
-
-        rows = parse_list(html, url if "://" in url else "https://www.lawyers.org.cn/", extra_hosts=frozenset({urlsplit(config.base_url).netloc}))
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        print(f"{len(rows)} article links", file=sys.stderr)
+        return 0
+    rows = parse_list(html, url, extra_hosts=frozenset({urlsplit(config.base_url).netloc}))
+    print(json.dumps(rows, ensure_ascii=False, indent=2))
+    print(f"{len(rows)} article links", file=sys.stderr)
     return 0
 
 
@@ -179,8 +176,10 @@ def cmd_diff(args) -> int:
 
 
 def _article_id(archive, key: str) -> str:
+    from crawler.urls import article_id_from_path
+
     try:
-        return archive.find_article_id(key)
+        return archive.find_article_id(article_id_from_path(key) or key)
     except KeyError as exc:
         raise CliError(str(exc.args[0]), EXIT_USAGE) from None
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -127,7 +128,7 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
         trigger = IntervalTrigger(minutes=sched.interval_minutes or 60, timezone="UTC")
     scheduler.add_job(
         run_job, trigger, args=[state, db_path, config, config_path, base_url, False], id="crawl", name="incremental crawl",
-        next_run_time=_now_utc(),
+        next_run_time=datetime.now(timezone.utc),  # first crawl at start, not an interval later
     )
     if sched.full_cron:
         scheduler.add_job(
@@ -135,12 +136,6 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
             args=[state, db_path, config, config_path, base_url, True], id="full", name="full re-verification",
         )
     return scheduler
-
-
-def _now_utc():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)
 
 
 def run_daemon(db_path: str, config: Config, config_path: str | None = None, base_url: str | None = None) -> int:

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from storage import search
 from storage.schema import ensure_schema
-from storage.textops import content_hash, normalize_text, unified_diff
+from storage.textops import CONTENT_FIELDS, content_hash, normalize_text, unified_diff
 
 Clock = Callable[[], datetime]
 
@@ -229,11 +229,7 @@ class Archive:
                         "article_id": aid,
                         "version": version,
                         "fetched_at": now,
-                        "title": record.get("title"),
-                        "published": record.get("published"),
-                        "author": record.get("author"),
-                        "source": record.get("source"),
-                        "body": record.get("body"),
+                        **{f: record.get(f) for f in CONTENT_FIELDS},
                         "content_hash": new_hash,
                         "diff": diff,
                         "run_id": run_id,
@@ -264,7 +260,9 @@ class Archive:
         now = self.now()
         with self.db.conn:
             old = self.get_article(article_id)
-            if old is None:
+            if old is None:  # only known articles are asked conditionally; a 304 here is the site's error
+                self._failure(run_id, None, article_id, "http", "HTTP 304 for an article never archived", now)
+                self._bump(run_id, FAILED)
                 return FAILED
             self.db["articles"].update(article_id, {"last_seen": now, "last_checked": now, "status": "live", "removed_at": None})
             if old["status"] == "removed":
@@ -324,10 +322,8 @@ class Archive:
         return list(self.db["alerts"].rows_where(where, order_by="id"))
 
     def find_article_id(self, prefix: str) -> str:
-        """Resolve an id given in full, as a URL, or as an unambiguous prefix."""
-        from crawler.urls import article_id_from_path  # pure helper; no crawl machinery
-
-        key = article_id_from_path(prefix) or prefix.strip().lower()
+        """Resolve an id given in full or as an unambiguous prefix."""
+        key = prefix.strip().lower()
         rows = [r[0] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE ? LIMIT 2", [key + "%"])]
         if len(rows) == 1:
             return rows[0]

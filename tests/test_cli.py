@@ -106,6 +106,8 @@ def test_history_and_diff_show_the_edit(edited_archive, capsys):
     out = capsys.readouterr().out
     assert "{+或者购房人书面通知解除合同之日+}" in out
     assert "交付期限届满之次日起算至实际交付之日{+或者购房人书面通知解除合同之日+}止。" in out
+    assert main(["diff", f"https://wx.lawyers.org.cn/info/{spec.EDITED_ID}", "--db", str(edited_archive), "--plain"]) == 0
+    assert capsys.readouterr().out == out  # a URL names the article as well as its id
     assert main(["diff", spec.EDITED_ID, "--db", str(edited_archive), "--version", "1"]) == 2
     assert main(["history", "ffff", "--db", str(edited_archive)]) == 2
     assert capsys.readouterr().err.endswith("barwatch: no article matches 'ffff'\n")
@@ -200,3 +202,13 @@ def test_search_command_prints_ranked_hits_with_marked_snippets(edited_archive, 
     assert capsys.readouterr().out == "no match\n"
     assert main(["search", "，。", "--db", str(edited_archive)]) == 2
     assert capsys.readouterr().err.startswith("barwatch: search: ")
+
+
+def test_inspect_saved_list_page(site, tmp_path, capsys):
+    import urllib.request
+
+    with urllib.request.urlopen(f"{site.base_url}/studies/businessguide?currentPageNo=1", timeout=10) as response:
+        (tmp_path / "list.html").write_bytes(response.read())
+    assert main(["inspect", str(tmp_path / "list.html"), "--list"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == [r.id for r in spec.list_page("guide", "base", 1)]
