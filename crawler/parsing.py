@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as _dt
+import functools
 import logging
 import re
 import threading
@@ -166,30 +167,17 @@ class ParseRules:
         base = base or DEFAULT_RULES
         if not isinstance(mapping, Mapping):
             raise ValueError(f"[parsing] must be a table, not {type(mapping).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        additive = {
-            "extra_footer_patterns": "footer_patterns",
-            "extra_furniture_patterns": "furniture_patterns",
-            "extra_stop_patterns": "stop_patterns",
-            "extra_nav_tokens": "nav_tokens",
-            "extra_attachment_patterns": "attachment_patterns",
-        }
+        # Types, regular expressions and XPath are checked by a pydantic model of the
+        # fields; its ValidationError (a ValueError) names the key, e.g. `nav_tokens`.
+        table = _rules_table().model_validate(dict(mapping))
         changes: dict[str, Any] = {}
-        for key, value in mapping.items():
-            if key in additive:
-                target = additive[key]
-                items = _as_str_tuple(key, value)
-                if target != "nav_tokens":
-                    for item in items:
-                        _compile(key, item)
-                changes[target] = tuple(changes.get(target, getattr(base, target))) + items
-                continue
-            if key not in fields:
-                raise ValueError(f"unknown [parsing] key {key!r}")
-            changes[key] = _coerce(key, value, getattr(base, key))
-            if key.endswith("_patterns"):
-                for item in changes[key]:
-                    _compile(key, item)
+        for key in mapping:  # in the table's order: an extra_* list extends what precedes it
+            value = getattr(table, key)
+            if key in _ADDITIVE:
+                target = _ADDITIVE[key]
+                changes[target] = tuple(changes.get(target, getattr(base, target))) + value
+            else:
+                changes[key] = value
         rules = dataclasses.replace(base, **changes)
         rules.validate()
         return rules
@@ -300,34 +288,73 @@ def _compile(name: str, pattern: Any) -> re.Pattern:
         raise ValueError(f"[parsing] {name}: bad regular expression {pattern!r}: {e}") from None
 
 
-def _as_str_tuple(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ValueError(f"[parsing] {key} must be a list of strings")
-    if not all(isinstance(v, str) for v in value):
-        raise ValueError(f"[parsing] {key} must be a list of strings")
-    return tuple(value)
+# [parsing] keys that add to a default list instead of replacing it.
+_ADDITIVE = {
+    "extra_footer_patterns": "footer_patterns",
+    "extra_furniture_patterns": "furniture_patterns",
+    "extra_stop_patterns": "stop_patterns",
+    "extra_nav_tokens": "nav_tokens",
+    "extra_attachment_patterns": "attachment_patterns",
+}
+_REGEX_FIELDS = (
+    "title_separator", "breadcrumb_label", "crumb_separator", "issue_pattern",
+    "author_prefix", "meta_separators", "masthead_start", "masthead_line",
+)
+_LABEL_FIELDS = ("date_labels", "author_labels", "source_labels", "views_labels")
 
 
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    if key == "content_xpath":
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise ValueError(f"[parsing] {key} must be a string")
-        return value
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"[parsing] {key} must be true or false")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"[parsing] {key} must be an integer")
-        return value
-    if isinstance(default, tuple):
-        return _as_str_tuple(key, value)
-    if not isinstance(value, str):
-        raise ValueError(f"[parsing] {key} must be a string")
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise ValueError(f"bad regular expression {value!r}: {e}") from None
     return value
+
+
+def _xpath(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            lxml.etree.XPath(value)
+        except lxml.etree.XPathError as e:
+            raise ValueError(f"not a valid XPath ({e}): {value!r}") from None
+    return value
+
+
+def _rule_type(name: str, hint: Any) -> Any:
+    """The strict pydantic type of one [parsing] key (no "3" for an int, no 1 for a bool)."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt, StrictStr
+
+    pattern = Annotated[StrictStr, AfterValidator(_regex)]
+    if hint is bool:
+        return StrictBool
+    if hint is int:
+        return Annotated[StrictInt, Field(ge=0)]
+    if name == "content_xpath":  # "" means none, as before
+        return Annotated[StrictStr | None, BeforeValidator(lambda v: None if v == "" else v), AfterValidator(_xpath)]
+    if hint is str:
+        return pattern if name in _REGEX_FIELDS else StrictStr
+    if hint == tuple[str, ...]:
+        if name.endswith("_patterns"):
+            return tuple[pattern, ...]
+        if name in _LABEL_FIELDS:
+            return Annotated[tuple[StrictStr, ...], Field(min_length=1)]
+        return tuple[StrictStr, ...]
+    raise TypeError(f"ParseRules.{name}: no [parsing] type for {hint!r}")
+
+
+@functools.cache
+def _rules_table():
+    """A pydantic model of the [parsing] table: every ParseRules field and the extra_* keys."""
+    import typing
+
+    from pydantic import ConfigDict, create_model
+
+    hints = typing.get_type_hints(ParseRules)
+    fields = {f.name: (_rule_type(f.name, hints[f.name]), None) for f in dataclasses.fields(ParseRules)}
+    fields.update({key: (_rule_type(key, hints[target]), None) for key, target in _ADDITIVE.items()})
+    return create_model("parsing", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
 
 
 DEFAULT_RULES = ParseRules()

@@ -28,7 +28,8 @@ def config_settings(config: Config) -> dict:
     }
 
 
-def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO") -> Settings:
+def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO",
+                   max_db_pages: int | None = None) -> Settings:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.setdict(
@@ -39,6 +40,7 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
             "BARWATCH_MODE": mode,
             "BARWATCH_CLOCK": clock,
             "BARWATCH_LOCK_HELD": True,
+            "BARWATCH_MAX_DB_PAGES": max_db_pages,
             "LOG_LEVEL": log_level,
         },
         priority="cmdline",
@@ -46,9 +48,10 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
     return settings
 
 
-def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO") -> dict:
+def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO",
+              max_db_pages: int | None = None) -> dict:
     """Crawl once into ``db_path``; returns the finished ``crawl_runs`` row."""
-    process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level))
+    process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level, max_db_pages))
     if log_level.upper() != "DEBUG":
         # Scrapy's start-up inventory (middlewares, settings) is noise in cron mail and the
         # journal; barwatch's own lines (progress, skips, failures) stay at the chosen level.

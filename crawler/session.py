@@ -13,10 +13,17 @@ def archive_for(crawler) -> Archive:
     archive = getattr(crawler, "_barwatch_archive", None)
     if archive is None:
         spider_config = getattr(crawler.spider, "config", None)
-        crawl = spider_config.crawl if spider_config else None
+        limits = spider_config.drift if spider_config else None
         drift = (
-            DriftGuard(crawl.min_body_ratio, crawl.suspect_share, crawl.suspect_min) if crawl else DriftGuard()
+            DriftGuard(limits.min_body_ratio, limits.suspect_share, limits.suspect_min) if limits else DriftGuard()
         )
-        archive = Archive(crawler.settings.get("BARWATCH_DB"), clock=crawler.settings.get("BARWATCH_CLOCK") or utcnow, drift=drift)
+        archive = Archive(
+            crawler.settings.get("BARWATCH_DB"),
+            clock=crawler.settings.get("BARWATCH_CLOCK") or utcnow,
+            drift=drift,
+            notice_after_partial_runs=spider_config.alerts.notice_after_partial_runs if spider_config else 3,
+            # Tests fill the "disk" with SQLite's page limit (barwatch crawl --max-db-pages).
+            max_page_count=crawler.settings.getint("BARWATCH_MAX_DB_PAGES") or None,
+        )
         crawler._barwatch_archive = archive
     return archive

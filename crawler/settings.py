@@ -38,7 +38,15 @@ STATS_DUMP = False
 LOGSTATS_INTERVAL = 0
 LOG_VERSIONS: list[str] = []
 
+# An article page is tens of KB; a page of many MB is a broken or hostile answer, and
+# must not be read into memory whole. Bigger downloads are cancelled and recorded.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
 DOWNLOADER_MIDDLEWARES = {
+    # robots.txt per RFC 9309 (a 5xx or unreachable robots.txt disallows everything).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsPolicyMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.BackoffDelayMiddleware": 560,

@@ -1,7 +1,10 @@
 """The ``barwatch`` command: a thin layer over the Python API.
 
 Exit codes: 0 done; 1 the work failed (site down, SMTP down, a bad page given to inspect);
-2 bad usage or a broken config; 75 another crawl holds the archive's lock.
+2 bad usage (any bad argument: a message, never a traceback) or a broken config; 75 another
+crawl holds the archive's lock; 130 interrupted (Ctrl-C); 141 stdout was closed early
+(``barwatch inspect URL | head``): the rest of the output is dropped quietly, and 141 is
+what a shell reports for a command ended by SIGPIPE.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from pathlib import Path
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class CliError(Exception):
@@ -37,6 +42,63 @@ def _frozen_clock(value: str | None):
     return lambda: fixed
 
 
+# ---------------------------------------------------------------------- argument types
+# Each raises argparse.ArgumentTypeError: argparse prints usage and the message, exit 2.
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)} (any case), not {value!r}")
+    return level
+
+
+def _int_in(low: int, high: int | None = None, what: str = "a whole number"):
+    def parse(value: str) -> int:
+        try:
+            number = int(value, 10)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {what} {bounds}, not {value!r}")
+        return number
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+_positive_int = _int_in(1)
+_port = _int_in(1, 65535, "a port number")
+
+
+def _iso_date(value: str) -> str:
+    import re
+    from datetime import date
+
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, e.g. 2024-01-31, not {value!r}") from None
+
+
+def _version() -> str:
+    """The installed distribution's version, else the one in the source tree's pyproject.toml."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("barwatch")
+    except PackageNotFoundError:
+        pass
+    import tomllib
+
+    try:
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
 def _load_config(args):
     from crawler.config import ConfigError, load_config
 
@@ -46,18 +108,22 @@ def _load_config(args):
         raise CliError(f"config error: {exc}", EXIT_USAGE) from None
 
 
-def _open_archive(args, clock=None):
-    from storage.archive import Archive, ArchiveError, utcnow
+def _open_archive(args, clock=None, mode: str = "ro"):
+    """Read-only unless the command writes rows (``rw``); only crawl and migrate create (``rwc``)."""
+    from storage.archive import Archive, ArchiveError, NoArchive, utcnow
 
     try:
-        return Archive(args.db, clock=clock or utcnow)
+        return Archive(args.db, clock=clock or utcnow, mode=mode)
+    except NoArchive as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     except ArchiveError as exc:
         raise CliError(str(exc)) from None
 
 
 def _summary(run: dict) -> str:
+    held = f", held: {run['held']}" if run.get("held") else ""
     return (
-        f"run {run['id']} ({run['mode']}, {run['status']}): new {run['new']}, updated {run['changed']}, "
+        f"run {run['id']} ({run['mode']}, {run['status']}{held}): new {run['new']}, updated {run['changed']}, "
         f"unchanged {run['unchanged']}, removed {run['removed']}, failed {run['failed']}, requests {run['requests']}"
     )
 
@@ -68,18 +134,41 @@ def cmd_crawl(args) -> int:
 
     config = _load_config(args)
     clock = _frozen_clock(args.now)
-    _open_archive(args).close()  # a database that cannot be opened fails here, before any request
     try:
         with CrawlLock(args.db):
-            run = run_crawl(config, args.db, "full" if args.full else "incremental", clock=clock, log_level=args.log_level)
+            # Created or migrated here, under the lock, before any request: a database
+            # that cannot be opened fails now.
+            _open_archive(args, mode="rwc").close()
+            run = run_crawl(config, args.db, "full" if args.full else "incremental", clock=clock,
+                            log_level=args.log_level, max_db_pages=args.max_db_pages)
     except ArchiveLocked as exc:
         print(f"barwatch: {exc}", file=sys.stderr)
         return LOCKED_EXIT_CODE
     print(_summary(run))
-    if run["status"] == "suspect":
-        print(f"run {run['id']} is suspect ({run['note']}): its change alerts are held; check, then `barwatch release {run['id']}`")
-    worked = run["new"] + run["changed"] + run["unchanged"] + run["removed"]
-    return EXIT_FAILED if run["failed"] and not worked else 0
+    if run["status"] == "failed":
+        print(f"run {run['id']} failed: {_terminal(run['note'])}", file=sys.stderr)
+    elif run["note"]:
+        print(f"  note: {_terminal(run['note'])}")
+    if run.get("held") == "suspect":
+        print(f"run {run['id']} is held: its change alerts wait; check, then `barwatch release {run['id']}`")
+    return EXIT_FAILED if run["status"] == "failed" else 0
+
+
+def _terminal(text) -> str:
+    from storage.textops import one_line
+
+    return one_line(str(text)) if text is not None else ""
+
+
+def cmd_migrate(args) -> int:
+    try:
+        with CrawlLock(args.db).acquire("migrate"):
+            _open_archive(args, mode="rwc").close()
+    except ArchiveLocked as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
+    print(f"{args.db}: schema is current")
+    return 0
 
 
 def cmd_inspect(args) -> int:
@@ -102,7 +191,7 @@ def cmd_inspect(args) -> int:
     html = decode_html(data, content_type)
     if article_id_from_path(url) and not args.list:
         try:
-            record = parse_article(html, url, ParseRules.from_mapping(config.parsing))
+            record = parse_article(html, url, config.rules)
         except ParseError as exc:
             raise CliError(f"not parsable as an article: {exc}") from None
         print(json.dumps(record, ensure_ascii=False, indent=2))
@@ -128,13 +217,16 @@ def _fetch(url: str, user_agent: str, timeout: float):
 def cmd_runs(args) -> int:
     archive = _open_archive(args)
     for run in reversed(archive.runs(args.limit)):
-        line = f"{run['id']:>4}  {run['started_at']}  {run['status']:<11} {run['mode']:<11} " + _summary(run).split(": ", 1)[1]
-        print(line + (f"  [{run['note']}]" if run["note"] else ""))
+        status = run["status"] + (f"+{run['held']}" if run["held"] else "")
+        line = f"{run['id']:>4}  {run['started_at']}  {status:<19} {run['mode']:<11} " + _summary(run).split(": ", 1)[1]
+        print(line + (f"  [{_terminal(run['note'])}]" if run["note"] else ""))
+    for incident in archive.open_incidents():
+        print(f"open incident since run {incident['opened_run']}: {_terminal(incident['detail'])}")
     return 0
 
 
 def cmd_release(args) -> int:
-    archive = _open_archive(args)
+    archive = _open_archive(args, mode="rw")
     try:
         run = archive.release(args.run_id)
     except (KeyError, ValueError) as exc:
@@ -149,11 +241,12 @@ def cmd_history(args) -> int:
     archive = _open_archive(args)
     article_id = _article_id(archive, args.article)
     article = archive.get_article(article_id)
-    print(f"{article['title']}\n{article['url']}  [{article['status']}]  first seen {article['first_seen']}")
+    print(f"{_terminal(article['title'])}\n{_terminal(article['url'])}  [{article['status']}]  first seen {article['first_seen']}")
     previous = None
     for v in archive.versions(article_id):
         summary = "first version" if previous is None else summarize_changes(paragraph_changes(previous, v))
-        print(f"  v{v['version']}  {v['fetched_at']}  {summary}")
+        note = f"  ({_terminal(v['note'])})" if v.get("note") else ""
+        print(f"  v{v['version']}  {v['fetched_at']}  {_terminal(summary)}{note}")
         previous = v
     return 0
 
@@ -170,7 +263,7 @@ def cmd_diff(args) -> int:
     old, new = versions[n - 2], versions[n - 1]
     changes = paragraph_changes(old, new)
     colour = sys.stdout.isatty() and not args.plain and not os.environ.get("NO_COLOR")
-    print(f"{new['title']}: version {n - 1} -> {n} ({new['fetched_at']})")
+    print(f"{_terminal(new['title'])}: version {n - 1} -> {n} ({new['fetched_at']})")
     print(render_changes_ansi(changes) if colour else render_changes_text(changes))
     return 0
 
@@ -188,7 +281,7 @@ def cmd_notify(args) -> int:
     from scheduler.notify import run_notify
 
     config = _load_config(args)
-    archive = _open_archive(args)
+    archive = _open_archive(args, mode="ro" if args.dry_run else "rw")
     return run_notify(archive, config.alerts, dry_run=args.dry_run)
 
 
@@ -207,7 +300,7 @@ def cmd_search(args) -> int:
 def cmd_serve(args) -> int:
     from storage.serve import serve
 
-    _open_archive(args).close()  # create/migrate the schema before Datasette opens it
+    _open_archive(args).close()  # a missing or old archive is said here, not by Datasette
     serve(args.db, host=args.host, port=args.port)
     return 0
 
@@ -252,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Archive and change monitor for the Shanghai Bar Association's news site (www.lawyers.org.cn).",
         epilog="Run `barwatch COMMAND --help` for a command's options and an example.",
     )
+    parser.add_argument("--version", action="version", version=f"barwatch {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = _command(sub, "crawl", cmd_crawl, "Crawl the site into the archive (incremental unless --full).",
@@ -260,7 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="replace scheme and host of every configured URL (e.g. a local copy)")
     p.add_argument("--full", action="store_true", help="walk every list page and re-fetch every known article")
     p.add_argument("--now", help=argparse.SUPPRESS)  # frozen clock for reproducible tests
-    p.add_argument("--log-level", default=os.environ.get("BARWATCH_LOG_LEVEL", "INFO"))
+    # A tiny page limit stands in for a full disk in tests.
+    p.add_argument("--max-db-pages", type=_positive_int, help=argparse.SUPPRESS)
+    p.add_argument("--log-level", type=_log_level, default=os.environ.get("BARWATCH_LOG_LEVEL", "INFO"),
+                   metavar="LEVEL", help=f"{', '.join(LOG_LEVELS)} (default: INFO or $BARWATCH_LOG_LEVEL)")
+
+    p = _command(sub, "migrate", cmd_migrate, "Create or upgrade the archive's schema (crawl does it too), nothing else.",
+                 "barwatch migrate --db barwatch.db")
+    _db(p)
 
     p = _command(sub, "inspect", cmd_inspect, "Show what the parser makes of one page (a URL or a saved file).",
                  "barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef\n"
@@ -273,11 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5")
     _db(p)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_positive_int, default=20)
 
     p = _command(sub, "release", cmd_release, "Confirm a suspect run so that its held change alerts are sent.", "barwatch release 12")
     _db(p)
-    p.add_argument("run_id", type=int)
+    p.add_argument("run_id", type=_positive_int)
 
     p = _command(sub, "history", cmd_history, "List an article's versions with a one-line summary each.",
                  "barwatch history 0123456789abcdef0123456789abcdef\nbarwatch history 01234567   # a unique prefix will do")
@@ -288,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "barwatch diff 0123456789abcdef0123456789abcdef --version 2")
     _db(p)
     p.add_argument("article", help="article id, unique id prefix, or URL")
-    p.add_argument("--version", type=int, help="compare this version with the one before (default: the latest)")
+    p.add_argument("--version", type=_positive_int, help="compare this version with the one before (default: the latest)")
     p.add_argument("--plain", action="store_true", help="plain text markers [-old-]{+new+} even on a terminal")
 
     p = _command(sub, "notify", cmd_notify, "Send the pending alerts by email (SMTP settings from BARWATCH_SMTP_*).",
@@ -302,14 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     _db(p)
     p.add_argument("query", nargs="+")
     p.add_argument("--section", help="only this section (substring of the breadcrumb path)")
-    p.add_argument("--since", help="only articles published on or after this date (YYYY-MM-DD)")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--since", type=_iso_date, help="only articles published on or after this date (YYYY-MM-DD)")
+    p.add_argument("--limit", type=_positive_int, default=20)
 
     p = _command(sub, "serve", cmd_serve, "Browse and search the archive in Datasette on 127.0.0.1.",
                  "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/")
     _db(p)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=_port, default=8001)
 
     p = _command(sub, "daemon", cmd_daemon, "Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).",
                  "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml")
@@ -330,12 +431,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "crawl":  # Scrapy configures logging for a crawl from its settings
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows up here, not at interpreter exit
+        return code
     except CliError as exc:
         print(f"barwatch: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout closed it (`barwatch inspect URL | head`). As the Python docs
+        # advise (signal module, "Note on SIGPIPE"): point stdout at devnull so that the
+        # final flush at exit cannot fail again, and leave quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

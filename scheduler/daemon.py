@@ -79,28 +79,48 @@ def run_job(state: DaemonState, db_path: str, config: Config, config_path, base_
         state.child = None
     state.crawls += 1
     took = time.monotonic() - started
-    if code == 0:
-        logger.info("%s crawl finished in %.1f s", mode, took)
-    elif code == LOCKED_EXIT_CODE:
+    if code == LOCKED_EXIT_CODE:
         logger.warning("%s crawl skipped: another crawl holds the archive", mode)
     else:
-        # A crashed crawl is logged and the daemon carries on; the next run retries.
-        logger.error("%s crawl exited with code %s after %.1f s", mode, code, took)
+        # The run row, not the exit code, says what happened (ok, partial, failed ...).
+        run = latest_run(db_path)
+        outcome = "no run recorded" if run is None else (
+            f"run {run['id']} {run['status']}{' (held)' if run['held'] == 'suspect' else ''}: new {run['new']}, "
+            f"updated {run['changed']}, removed {run['removed']}, failed {run['failed']}"
+        )
+        level = logging.INFO if code == 0 and run is not None and run["status"] == "ok" else logging.WARNING
+        if code not in (0, 1):
+            level = logging.ERROR  # a crash: logged, and the daemon carries on; the next run retries
+        logger.log(level, "%s crawl exited %s after %.1f s; %s", mode, code, took, outcome)
     if config.schedule.notify and not state.stopping.is_set():
         notify_with_backoff(state, db_path, config)
 
 
+def latest_run(db_path: str) -> dict | None:
+    from storage.archive import Archive, ArchiveError
+
+    try:
+        with Archive(db_path, mode="ro") as archive:
+            runs = archive.runs(1)
+    except ArchiveError:
+        return None
+    return runs[0] if runs else None
+
+
 def notify_with_backoff(state: DaemonState, db_path: str, config: Config) -> None:
     from scheduler.notify import run_notify
-    from storage.archive import Archive
+    from storage.archive import Archive, NoArchive
 
     now = time.monotonic()
     if now < state.notify_not_before:
         logger.info("notify: backing off for %.0f s more after SMTP errors", state.notify_not_before - now)
         return
     try:
-        with Archive(db_path) as archive:
+        with Archive(db_path, mode="rw") as archive:
             code = run_notify(archive, config.alerts, dry_run=False)
+    except NoArchive:
+        logger.info("notify: no archive yet at %s", db_path)
+        return
     except Exception:  # the daemon must outlive any one notifier failure
         logger.exception("notify failed")
         code = 1

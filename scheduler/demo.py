@@ -28,7 +28,7 @@ def run_demo(directory: Path, keep_serving: bool = False) -> int:
         if code != 0:
             print(f"demo crawl failed with exit code {code}", file=sys.stderr)
             return code
-    with Archive(db) as archive:
+    with Archive(db, mode="ro") as archive:
         rows = list(archive.iter_articles())
         print(f"\narchived {len(rows)} articles into {db}:")
         for r in rows:

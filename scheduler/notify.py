@@ -10,7 +10,7 @@ module only composes and sends. Delivery contract:
 * when the server is down, refuses or times out, nothing more is sent in this call: every
   alert that was to go out and did not stays pending with ``attempts`` + 1 and a short
   ``last_error``; the next call sends them;
-* kinds not listed in ``AlertsConfig.kinds`` are neither sent nor marked: they stay in
+* kinds not listed in ``AlertSettings.kinds`` are neither sent nor marked: they stay in
   the outbox untouched, never block the other kinds, and go out if the kind is enabled
   later (``outbox_counts`` still reports them as pending).
 """
@@ -27,15 +27,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 from typing import TextIO
 
+from crawler.config import ALERT_MODES, AlertSettings, parse_addresses, valid_address
 from storage import outbox
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, PendingAlert
 from storage.textops import paragraph_changes, render_changes_html, render_changes_text
 
-MODES = ("digest", "per_article")
+MODES = ALERT_MODES
 TLS_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 SITE_NAME = "上海律协网站"
 SITE_HOST = "www.lawyers.org.cn"
@@ -49,50 +50,9 @@ _SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除"}
 
 
 # --------------------------------------------------------------------------- settings
-def _addresses(value: str) -> list[tuple[str, str]]:
-    """(display, address) pairs of a comma-separated list; commas inside quotes are kept."""
-    return [(name, addr) for name, addr in getaddresses([value]) if name or addr]
-
-
-def _valid_address(addr: str) -> bool:
-    local, at, domain = addr.rpartition("@")
-    return bool(at and local and domain) and not any(c.isspace() for c in addr)
-
-
-@dataclass
-class AlertsConfig:
-    """What is mailed and how.
-
-    ``kinds``: the alert kinds mailed; other kinds stay queued, untouched (see module doc).
-    ``mode``: ``digest`` = one mail per crawl run, ``per_article`` = one mail per alert.
-    ``recipients``: To addresses; if empty, ``BARWATCH_MAIL_TO`` (``SmtpSettings.mail_to``).
-    ``body_lines``: how many paragraphs of a new article's body the mail shows.
-    """
-
-    kinds: tuple[str, ...] = KINDS
-    mode: str = "digest"
-    recipients: tuple[str, ...] = ()
-    body_lines: int = 3
-    subject_prefix: str = "【barwatch】"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.kinds, str):
-            self.kinds = (self.kinds,)
-        self.kinds = tuple(dict.fromkeys(self.kinds))
-        unknown = [k for k in self.kinds if k not in KINDS]
-        if unknown:
-            raise ValueError(f"alert kinds must be among {', '.join(KINDS)} (got {', '.join(unknown)})")
-        if self.mode not in MODES:
-            raise ValueError(f"alert mode must be one of {', '.join(MODES)} (got {self.mode!r})")
-        if isinstance(self.recipients, str):
-            self.recipients = (self.recipients,)
-        self.recipients = tuple(r.strip() for r in self.recipients if r and r.strip())
-        for r in self.recipients:
-            pairs = _addresses(r)
-            if len(pairs) != 1 or not _valid_address(pairs[0][1]):
-                raise ValueError(f"alert recipient {r!r} is not one e-mail address")
-        if not isinstance(self.body_lines, int) or self.body_lines < 0:
-            raise ValueError(f"body_lines must be a whole number >= 0 (got {self.body_lines!r})")
+# AlertSettings (the [alerts] table) and the address checks live with the config model.
+_addresses = parse_addresses
+_valid_address = valid_address
 
 
 @dataclass(frozen=True)
@@ -232,7 +192,7 @@ def _summary(counts: dict[str, int]) -> str:
     return "，".join(f"{counts[k]} {_SUBJECT_COUNT[k]}" for k in KINDS if counts[k])
 
 
-def subject_for(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+def subject_for(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     """``【barwatch】上海律协网站：2 篇新文章，1 篇修改，1 篇删除`` (zero counts left out);
     in per-article mode ``【barwatch】上海律协网站新文章：<title>``."""
     prefix = " ".join(config.subject_prefix.splitlines())  # a trailing space is the user's choice
@@ -267,7 +227,7 @@ def _version_note(alert: PendingAlert) -> str:
     return f"版本 {alert.previous_version} → {alert.version}"
 
 
-def _entry_text(n: int, alert: PendingAlert, config: AlertsConfig) -> list[str]:
+def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]:
     ind = "   "
     out = [f"{n}. {_title(alert)}"]
     meta = _meta(alert)
@@ -294,7 +254,7 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertsConfig) -> list[str]:
     return out
 
 
-def _text_part(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     first = alerts[0]
     out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first)}：{_summary(_counts(alerts))}"]
     for kind in KINDS:
@@ -327,7 +287,7 @@ def _link(url: str | None, label: str) -> str:
     return _esc(label)
 
 
-def _entry_html(alert: PendingAlert, config: AlertsConfig) -> str:
+def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
     parts = [f"<li><b>{_link(alert.url, _title(alert))}</b>"]
     meta = _meta(alert)
     if meta:
@@ -364,7 +324,7 @@ _STYLE = (
 )
 
 
-def _html_part(alerts: Sequence[PendingAlert], config: AlertsConfig) -> str:
+def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     first = alerts[0]
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
@@ -394,7 +354,7 @@ def _aware(now: datetime) -> datetime:
 
 def compose(
     alerts: Sequence[PendingAlert],
-    config: AlertsConfig,
+    config: AlertSettings,
     now: datetime,
     sender: str | None = None,
     recipients: Sequence[str] = (),
@@ -421,7 +381,7 @@ def compose(
 
 def build_messages(
     archive,
-    config: AlertsConfig,
+    config: AlertSettings,
     now: datetime,
     sender: str | None = None,
     recipients: Sequence[str] = (),
@@ -523,7 +483,7 @@ def format_message(m: Message) -> str:
 
 def notify(
     archive,
-    config: AlertsConfig,
+    config: AlertSettings,
     smtp: SmtpSettings | None,
     dry_run: bool = False,
     out: TextIO | None = None,
@@ -577,16 +537,14 @@ def notify(
     return result
 
 
-def run_notify(archive, settings, dry_run: bool = False, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
     """``barwatch notify``: settings from the config's [alerts], SMTP from the environment.
 
     Returns an exit code: 0 sent (or nothing to send), 1 the server failed (entries stay
     pending for the next run), 2 the SMTP environment or the recipients are wrong.
     """
     out = sys.stdout if out is None else out
-    config = AlertsConfig(
-        kinds=tuple(settings.kinds), mode=settings.mode, recipients=tuple(settings.recipients), body_lines=settings.body_lines
-    )
+    config = settings  # validated when the config was loaded
     try:
         smtp = None if dry_run else SmtpSettings.from_env(environ)
         # Two senders at once (cron and the daemon, say) could mail the same entries twice.

@@ -1,14 +1,28 @@
 """The archive: one Python API over the SQLite file. The only module that writes rows.
 
-Every outcome of a fetch goes through one method here, and each of them is one short
-write transaction, so a crash or a kill leaves either the whole effect of a page or none
-of it, and Datasette readers (WAL) are never blocked for long.
+Every outcome of a fetch goes through one method here, and each of them is one write
+transaction that starts with ``BEGIN IMMEDIATE`` and ends with ``COMMIT``: the article
+row, its version, the search index rows, the view sample, the alert and the run's
+counters commit together or not at all. A kill at any point leaves either the whole
+effect of a page or none of it, and the next run redoes the page. (A deferred ``BEGIN``
+that reads and then writes fails at once with SQLITE_BUSY when another writer got in
+between; ``IMMEDIATE`` takes the write lock first and waits for it with the busy timeout.)
+
+Opening modes, as SQLite names them:
+
+* ``"ro"``: read-only. Never writes, never creates a file: a missing file or one that is
+  not a barwatch archive is an :class:`ArchiveError`. Readers see WAL snapshots and never
+  block the crawl.
+* ``"rw"``: read and write rows of an archive that exists and is current (notify, release).
+* ``"rwc"``: create or migrate the schema, then read and write. Only under the crawl lock.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,12 +30,16 @@ from pathlib import Path
 import sqlite_utils
 
 from storage import search
-from storage.schema import ensure_schema
-from storage.textops import CONTENT_FIELDS, content_hash, normalize_text, unified_diff
+from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from storage.textops import CONTENT_FIELDS, clean_text, content_hash, encoding_problem, normalize_text, unified_diff
 
 Clock = Callable[[], datetime]
 
 NEW, CHANGED, UNCHANGED, FAILED, REMOVED = "new", "changed", "unchanged", "failed", "removed"
+OPERATIONS = "operations"  # the alert kind of an operations notice (a run failed, a run is held ...)
+
+# The text fields of a record that come from the site (attachments are cleaned item by item).
+_TEXT_FIELDS = ("url", "section", "title", "published", "author", "source", "body")
 
 
 def utcnow() -> datetime:
@@ -36,14 +54,22 @@ class ArchiveError(Exception):
     """The database cannot be opened or is not a barwatch archive."""
 
 
+class NoArchive(ArchiveError):
+    """A read-only command was pointed at a file that does not exist."""
+
+
+class StorageError(ArchiveError):
+    """A write failed (disk full, I/O error, locked for too long): nothing of it was stored."""
+
+
 @dataclass(frozen=True)
 class DriftGuard:
     """Thresholds that tell a layout change from an edit.
 
-    ``min_body_ratio``: a new body shorter than this share of the stored one is taken for an
-    extraction failure, not an edit. ``suspect_share``: if more than this share of the
-    revisited articles change in one run (with at least ``suspect_min`` revisited), the run
-    is marked suspect and its change alerts are held.
+    ``min_body_ratio``: a new body shorter than this share of the stored one is held for
+    the operator (stored, not announced) rather than taken for an edit. ``suspect_share``:
+    if more than this share of the revisited articles change in one run (with at least
+    ``suspect_min`` revisited), the run is held and its change alerts wait.
     """
 
     min_body_ratio: float = 0.5
@@ -52,20 +78,64 @@ class DriftGuard:
 
 
 class Archive:
-    def __init__(self, path: str | Path, clock: Clock = utcnow, drift: DriftGuard = DriftGuard()):
+    def __init__(
+        self,
+        path: str | Path,
+        clock: Clock = utcnow,
+        drift: DriftGuard = DriftGuard(),
+        *,
+        mode: str = "rwc",
+        notice_after_partial_runs: int = 3,
+        max_page_count: int | None = None,
+    ):
+        if mode not in ("ro", "rw", "rwc"):
+            raise ValueError(f"mode must be ro, rw or rwc, not {mode!r}")
         self.path = str(path)
         self.clock = clock
         self.drift = drift
+        self.mode = mode
+        self.notice_after_partial_runs = notice_after_partial_runs
+        if mode != "rwc" and not Path(self.path).is_file():
+            raise NoArchive(f"no archive at {self.path} (run `barwatch crawl` first)")
         try:
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            if mode == "ro":
+                uri = f"file:{Path(self.path).resolve().as_posix()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn = conn
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if mode != "ro":
+                conn.execute("PRAGMA foreign_keys = ON")
+                # WAL: readers never wait for the writer. NORMAL is durable across a
+                # process kill (the WAL is on disk); only a power cut may lose the last
+                # transactions, never corrupt the file.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                if max_page_count:
+                    conn.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
             self.db = sqlite_utils.Database(conn)
-            # One writer, many readers: WAL lets Datasette read while a crawl writes.
-            self.db.enable_wal()
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            ensure_schema(self.db)
+            if mode == "rwc":
+                self._create_or_migrate()
+            else:
+                self._check_current()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: cannot open as a barwatch archive: {exc}") from exc
+
+    def _create_or_migrate(self) -> None:
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")  # persistent; outside any transaction
+        with self.write():
+            ensure_schema(self.db)
+
+    def _check_current(self) -> None:
+        version = schema_version(self.conn)
+        if version is None:
+            raise ArchiveError(f"{self.path} is not a barwatch archive (no articles table yet)")
+        if version < SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path} was made by an older barwatch (schema {version}, now {SCHEMA_VERSION}): "
+                f"run `barwatch migrate --db {self.path}` (or the next `barwatch crawl`) to upgrade it"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -79,67 +149,237 @@ class Archive:
     def now(self) -> str:
         return iso(self.clock())
 
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error.
+
+        A database error inside becomes :class:`StorageError` (nothing of it is stored);
+        other exceptions pass through after the rollback.
+        """
+        if self.mode == "ro":
+            raise ArchiveError(f"{self.path} is open read-only")
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the connection dropped the transaction itself (e.g. disk full)
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"{self.path}: {exc}") from exc
+            raise
+
     # ------------------------------------------------------------------ runs
-    def start_run(self, mode: str) -> int:
-        """Open a run. The caller holds the crawl lock, so a run still marked running was
-        left by a crawl that died: close it as interrupted (its alerts become sendable)."""
-        with self.db.conn:
-            self.db.execute(
+    def start_run(self, mode: str, channels: Sequence[tuple[str, str]] = ()) -> int:
+        """Open a run and register its channels ((url_template, name) pairs).
+
+        The caller holds the crawl lock, so a run still marked running was left by a crawl
+        that died: close it as interrupted (its alerts become sendable).
+        """
+        now = self.now()
+        with self.write() as conn:
+            conn.execute(
                 "UPDATE crawl_runs SET status = 'interrupted', note = 'the crawl process died', finished_at = ? "
                 "WHERE status = 'running'",
-                [self.now()],
+                [now],
             )
-            baseline = 0 if self.db["articles"].count else 1
-            table = self.db["crawl_runs"]
-            table.insert({"started_at": self.now(), "status": "running", "mode": mode, "baseline": baseline})
-            return table.last_pk
+            inherit = conn.execute("SELECT 1 FROM meta WHERE key = 'inherit_baseline'").fetchone() is not None
+            for template, name in channels:
+                conn.execute(
+                    "INSERT OR IGNORE INTO channels(url_template, name, first_seen, baseline_done_at) VALUES (?, ?, ?, ?)",
+                    [template, name, now, now if inherit else None],
+                )
+                conn.execute("UPDATE channels SET name = ? WHERE url_template = ?", [name, template])
+            conn.execute("DELETE FROM meta WHERE key = 'inherit_baseline'")
+            # baseline = nothing has been announced-ready yet: the archive's very first crawl.
+            done = conn.execute(
+                "SELECT 1 FROM channels WHERE baseline_done_at IS NOT NULL "
+                "UNION ALL SELECT 1 FROM crawl_runs WHERE status IN ('ok', 'partial') LIMIT 1"
+            ).fetchone()
+            cursor = conn.execute(
+                "INSERT INTO crawl_runs(started_at, status, mode, baseline) VALUES (?, 'running', ?, ?)",
+                [now, mode, 0 if done else 1],
+            )
+            return cursor.lastrowid
 
-    def finish_run(self, run_id: int, requests: int, status: str | None = None, note: str | None = None) -> dict:
-        """Close a run. Unless ``status`` is forced, decide between ok and suspect."""
-        run = self.run(run_id)
-        if status is None:
+    def channels_in_baseline(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT url_template FROM channels WHERE baseline_done_at IS NULL")}
+
+    def finish_run(
+        self,
+        run_id: int,
+        requests: int,
+        *,
+        interrupted: bool = False,
+        fatal: str | None = None,
+        walked: dict[str, Iterable[str]] | None = None,
+        note: str | None = None,
+    ) -> dict:
+        """Close a run with its one true status.
+
+        ``interrupted``: the crawl was stopped (SIGTERM) before it finished. ``fatal``: why
+        the run as a whole failed (robots.txt unreachable, every list disallowed, a storage
+        error). Otherwise a run that fetched nothing and failed something is ``failed``,
+        one with failures is ``partial``, the rest ``ok``. ``walked`` maps each channel
+        whose walk finished in this run to the ids its lists showed; a channel in baseline
+        leaves it here (unless the run was interrupted or failed).
+        """
+        now = self.now()
+        with self.write() as conn:
+            run = self._run(run_id)
+            worked = run["new"] + run["changed"] + run["unchanged"] + run["removed"]
+            notes = [note] if note else []
+            if interrupted:
+                status = "interrupted"
+            elif fatal:
+                status, notes = "failed", [fatal, *notes]
+            elif run["failed"] and not worked:
+                status = "failed"
+                notes.append("nothing fetched: every request failed")
+            elif run["failed"]:
+                status = "partial"
+            else:
+                status = "ok"
+            held = run["held"]
             revisited = run["changed"] + run["unchanged"]
-            status = "ok"
-            if revisited >= self.drift.suspect_min and run["changed"] > self.drift.suspect_share * revisited:
-                status = "suspect"
-                note = note or f"{run['changed']} of {revisited} revisited articles changed"
-        with self.db.conn:
-            self.db["crawl_runs"].update(
-                run_id, {"finished_at": self.now(), "status": status, "requests": requests, "note": note}
+            shrunk = conn.execute(
+                "SELECT COUNT(*) FROM versions WHERE run_id = ? AND note LIKE 'held:%'", [run_id]
+            ).fetchone()[0]
+            if held is None and revisited >= self.drift.suspect_min and run["changed"] > self.drift.suspect_share * revisited:
+                held = "suspect"
+                notes.append(f"{run['changed']} of {revisited} revisited articles changed")
+            if held is None and shrunk:
+                held = "suspect"
+                notes.append(f"{shrunk} article bodies shrank below {self.drift.min_body_ratio:.0%} of the stored text")
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at = ?, status = ?, requests = ?, note = ?, held = ? WHERE id = ?",
+                [now, status, requests, "; ".join(notes) or None, held, run_id],
             )
-        return self.run(run_id)
+            if status in ("ok", "partial"):
+                for template, ids in (walked or {}).items():
+                    self._finish_walk(conn, template, list(ids), now)
+            finished = self._run(run_id)
+            self._raise_notices(conn, finished, now)
+        return finished
+
+    def _finish_walk(self, conn: sqlite3.Connection, template: str, ids: list[str], now: str) -> None:
+        row = conn.execute("SELECT baseline_done_at FROM channels WHERE url_template = ?", [template]).fetchone()
+        conn.execute("UPDATE channels SET last_walked = ? WHERE url_template = ?", [now, template])
+        if row is None or row[0] is not None:
+            return
+        conn.execute("UPDATE channels SET baseline_done_at = ? WHERE url_template = ?", [now, template])
+        for aid in ids:
+            conn.execute(
+                "INSERT OR IGNORE INTO backlog(article_id, url_template, added_at) "
+                "SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = ?)",
+                [aid, template, now, aid],
+            )
 
     def run(self, run_id: int) -> dict:
-        try:
-            return self.db["crawl_runs"].get(run_id)
-        except sqlite_utils.db.NotFoundError:
-            raise KeyError(f"no run {run_id}") from None
+        row = self._run(run_id)
+        if row is None:
+            raise KeyError(f"no run {run_id}")
+        return row
+
+    def _run(self, run_id: int) -> dict | None:
+        cursor = self.conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def runs(self, limit: int = 20) -> list[dict]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
 
     def release(self, run_id: int) -> dict:
-        """An operator confirms a suspect run: its held change alerts become sendable."""
-        run = self.run(run_id)
-        if run["status"] != "suspect":
-            raise ValueError(f"run {run_id} is {run['status']}, not suspect")
-        with self.db.conn:
-            self.db["crawl_runs"].update(run_id, {"status": "released"})
+        """An operator confirms a held run: its held change alerts become sendable."""
+        with self.write() as conn:
+            run = self._run(run_id)
+            if run is None:
+                raise KeyError(f"no run {run_id}")
+            if run["held"] != "suspect":
+                raise ValueError(f"run {run_id} is not held" + (" (already released)" if run["held"] == "released" else ""))
+            conn.execute("UPDATE crawl_runs SET held = 'released' WHERE id = ?", [run_id])
+            conn.execute(
+                "UPDATE incidents SET closed_at = ?, closed_run = ? WHERE key = ? AND closed_at IS NULL",
+                [self.now(), run_id, f"held:{run_id}"],
+            )
         return self.run(run_id)
 
-    def _bump(self, run_id: int, counter: str) -> None:
-        self.db.execute(f"UPDATE crawl_runs SET [{counter}] = [{counter}] + 1 WHERE id = ?", [run_id])
+    def _bump(self, conn: sqlite3.Connection, run_id: int, counter: str) -> None:
+        conn.execute(f"UPDATE crawl_runs SET [{counter}] = [{counter}] + 1 WHERE id = ?", [run_id])
+
+    # ------------------------------------------------------------------ operations notices
+    def _raise_notices(self, conn: sqlite3.Connection, run: dict, now: str) -> None:
+        """One notice when an incident starts and one when it clears, never one a run."""
+        rid, status = run["id"], run["status"]
+        if status == "interrupted":
+            return  # says nothing about the site; the next run decides
+        if status == "failed" or status in ("ok", "partial"):
+            self._incident(conn, "crawl-failed", status == "failed", rid, now,
+                           f"抓取失败 crawl failed: run {rid}: {run['note'] or 'see `barwatch runs`'}",
+                           f"已恢复 crawl works again: run {rid} is {status}")
+        n = self.notice_after_partial_runs
+        recent = conn.execute(
+            "SELECT id, status FROM crawl_runs WHERE status NOT IN ('interrupted', 'running') ORDER BY id DESC LIMIT ?", [n]
+        ).fetchall()
+        signatures = {self._failure_signature(conn, r[0]) for r in recent}
+        repeated = len(recent) == n and all(r[1] == "partial" for r in recent) and len(signatures) == 1
+        # A partial run with other failures, or a failed run, neither opens nor clears it.
+        if repeated or status == "ok":
+            sample = conn.execute(
+                "SELECT kind, url, message FROM failures WHERE run_id = ? ORDER BY id LIMIT 3", [rid]
+            ).fetchall()
+            what = "; ".join(f"{k} {u or ''}: {m}" for k, u, m in sample)
+            self._incident(conn, "crawl-partial", repeated, rid, now,
+                           f"持续失败 the same failures in {n} runs in a row (run {rid}, {run['failed']} failed): {what}",
+                           f"已恢复 the repeated failures are gone: run {rid} is {status}")
+        if run["held"] == "suspect":
+            self._incident(conn, f"held:{rid}", True, rid, now,
+                           f"待确认 run {rid} is held: {run['note']}. Check, then `barwatch release {rid}`", "")
+
+    def _failure_signature(self, conn: sqlite3.Connection, run_id: int) -> str:
+        rows = conn.execute("SELECT DISTINCT kind, COALESCE(url, '') FROM failures WHERE run_id = ? ORDER BY 1, 2", [run_id])
+        return hashlib.sha256(json.dumps(rows.fetchall()).encode()).hexdigest()
+
+    def _incident(self, conn, key: str, active: bool, run_id: int, now: str, started: str, cleared: str) -> None:
+        row = conn.execute("SELECT closed_at FROM incidents WHERE key = ?", [key]).fetchone()
+        is_open = row is not None and row[0] is None
+        if active and not is_open:
+            conn.execute(
+                "INSERT OR REPLACE INTO incidents(key, opened_at, opened_run, closed_at, closed_run, detail) "
+                "VALUES (?, ?, ?, NULL, NULL, ?)", [key, now, run_id, started]
+            )
+            self._notice(conn, run_id, key, started, now)
+        elif not active and is_open:
+            conn.execute("UPDATE incidents SET closed_at = ?, closed_run = ? WHERE key = ?", [now, run_id, key])
+            if cleared:
+                self._notice(conn, run_id, key, cleared, now)
+
+    def _notice(self, conn, run_id: int, key: str, text: str, now: str) -> None:
+        conn.execute(
+            "INSERT INTO alerts(article_id, kind, run_id, created_at, incident, notice) VALUES (NULL, ?, ?, ?, ?, ?)",
+            [OPERATIONS, run_id, now, key, clean_text(text)],
+        )
+
+    def open_incidents(self) -> list[dict]:
+        cursor = self.conn.execute("SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY opened_at")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
 
     # ------------------------------------------------------------------ planning
     def known_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT id FROM articles")}
+        return {r[0] for r in self.conn.execute("SELECT id FROM articles")}
 
     def revisit_plan(self, revisit_days: int | None, rotation_quota: int) -> list[dict]:
         """Known articles to re-fetch this run: every recent one, then the rotation quota.
 
-        ``revisit_days=None`` means every known article (a full run). Recent means published within ``revisit_days`` (or, with no date on the page, first
-        seen within it). The rest are re-verified slowly, least recently checked first, so
-        the whole archive is covered over time without hammering the site.
+        ``revisit_days=None`` means every known article (a full run). Recent means published
+        within ``revisit_days`` (or, with no date on the page, first seen within it). The
+        rest are re-verified slowly, least recently checked first, so the whole archive is
+        covered over time without hammering the site.
         """
         cols = "id, url, etag, last_modified, status"
         if revisit_days is None:
@@ -167,10 +407,9 @@ class Archive:
 
     # ------------------------------------------------------------------ recording
     def get_article(self, article_id: str) -> dict | None:
-        try:
-            return self.db["articles"].get(article_id)
-        except sqlite_utils.db.NotFoundError:
-            return None
+        cursor = self.conn.execute("SELECT * FROM articles WHERE id = ?", [article_id])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def record_article(
         self,
@@ -178,21 +417,38 @@ class Archive:
         record: dict,
         etag: str | None = None,
         last_modified: str | None = None,
+        channel: str | None = None,
     ) -> str:
-        """Store a parsed article. Returns new, changed, unchanged or failed (drift guard)."""
-        now = self.now()
+        """Store a parsed article. Returns new, changed, unchanged or failed.
+
+        ``channel`` is the url_template of the channel whose list led here (None: reached
+        otherwise, e.g. a revisit or a side link). What is first seen while that channel is
+        in baseline, or was listed by its baseline walk, is stored without an alert.
+        """
+        record = clean_record(record)
         aid = record["id"]
+        garbled = encoding_problem(record.get("title")) or encoding_problem(record.get("body"))
+        if garbled:
+            # A page that did not decode is the transport's fault, never an edit.
+            self.record_failure(run_id, record.get("url"), "encoding", f"the page did not decode cleanly: {garbled}", aid)
+            return FAILED
+        now = self.now()
         new_hash = content_hash(record)
-        with self.db.conn:
+        with self.write() as conn:
             old = self.get_article(aid)
-            if old is not None:
-                problem = self._drift_problem(old, record)
-                if problem:
-                    self._failure(run_id, record.get("url"), aid, "extraction", problem, now)
-                    self._bump(run_id, "failed")
-                    return FAILED
+            note = None
+            if old is not None and old["content_hash"] != new_hash:
+                old_garbled = encoding_problem(old.get("title")) or encoding_problem(old.get("body"))
+                if old_garbled:
+                    note = f"repair: the stored version was garbled ({old_garbled})"
+                else:
+                    problem = self._lost_title(old, record)
+                    if problem:
+                        self._failure(conn, run_id, record.get("url"), aid, "extraction", problem, now)
+                        self._bump(conn, run_id, FAILED)
+                        return FAILED
+                    note = self._shrunk(old, record)
             row = {
-                "id": aid,
                 "url": record["url"],
                 "section": record.get("section"),
                 "title": record.get("title"),
@@ -210,100 +466,126 @@ class Archive:
                 "etag": etag,
                 "last_modified": last_modified,
             }
+            diff = None
             if old is None:
-                outcome, version, diff = NEW, 1, None
-                row.update(first_seen=now, last_changed=now, version=1)
-                self.db["articles"].insert(row)
-            elif old["content_hash"] != new_hash:
-                outcome, version = CHANGED, old["version"] + 1
-                diff = unified_diff(old, record, f"version {old['version']}", f"version {version}")
-                row.update(last_changed=now, version=version)
-                self.db["articles"].update(aid, row)
+                outcome, version = NEW, 1
+                row.update(id=aid, first_seen=now, last_changed=now, version=1)
+                cols = ", ".join(row)
+                conn.execute(f"INSERT INTO articles({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
             else:
-                outcome, version, diff = UNCHANGED, None, None
-                # Section and url are not content: keep the newest reading without a version.
-                self.db["articles"].update(aid, row)
+                if old["content_hash"] != new_hash:
+                    outcome, version = CHANGED, old["version"] + 1
+                    diff = unified_diff(old, record, f"version {old['version']}", f"version {version}")
+                    row.update(last_changed=now, version=version)
+                else:
+                    # Section and url are not content: keep the newest reading without a version.
+                    outcome, version = UNCHANGED, None
+                sets = ", ".join(f"{c} = ?" for c in row)
+                conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
             if version is not None:
-                self.db["versions"].insert(
-                    {
-                        "article_id": aid,
-                        "version": version,
-                        "fetched_at": now,
-                        **{f: record.get(f) for f in CONTENT_FIELDS},
-                        "content_hash": new_hash,
-                        "diff": diff,
-                        "run_id": run_id,
-                    }
+                conn.execute(
+                    "INSERT INTO versions(article_id, version, fetched_at, title, published, author, source, body, "
+                    "content_hash, diff, run_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [aid, version, now, *(record.get(f) for f in CONTENT_FIELDS), new_hash, diff, run_id, note],
                 )
             if version is not None or old["status"] == "removed":  # new text, or back from removal
-                search.index_article(self.db, self.db["articles"].get(aid))
+                search.index_article(conn, {**row, "id": aid})
             if record.get("views") is not None:
-                self.db["views"].insert({"article_id": aid, "seen_at": now, "count": record["views"]})
-            if outcome == NEW and not self.run(run_id)["baseline"]:
-                self._queue(run_id, aid, NEW, 1, now)
-            elif outcome == CHANGED:
-                self._queue(run_id, aid, CHANGED, version, now)
-            self._bump(run_id, outcome)
+                conn.execute("INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]])
+            if outcome == NEW:
+                if not self._is_backlog(conn, run_id, aid, channel, record.get("published")):
+                    self._queue(conn, run_id, aid, NEW, 1, now)
+                conn.execute("DELETE FROM backlog WHERE article_id = ?", [aid])
+            elif outcome == CHANGED and not (note or "").startswith("repair"):
+                self._queue(conn, run_id, aid, CHANGED, version, now)
+            self._bump(conn, run_id, outcome)
         return outcome
 
-    def _drift_problem(self, old: dict, record: dict) -> str | None:
+    def _is_backlog(self, conn, run_id: int, aid: str, channel: str | None, published: str | None) -> bool:
+        if conn.execute("SELECT 1 FROM backlog WHERE article_id = ?", [aid]).fetchone():
+            return True
+        if channel is not None:
+            row = conn.execute("SELECT baseline_done_at FROM channels WHERE url_template = ?", [channel]).fetchone()
+            return row is None or row[0] is None
+        first, count = conn.execute("SELECT MIN(baseline_done_at), COUNT(*) FROM channels").fetchone()
+        if count == 0:  # an archive written without channels (the Python API): one baseline for all
+            return bool(conn.execute("SELECT baseline FROM crawl_runs WHERE id = ?", [run_id]).fetchone()[0])
+        # Reached without a list (a side link): older than the first finished walk is backlog.
+        return first is None or published is None or published < first[:10]
+
+    def _lost_title(self, old: dict, record: dict) -> str | None:
+        # A page without its title or its whole body is a layout or extraction problem,
+        # never an edit: the stored version stays and the failure is counted.
         if old.get("title") and not (record.get("title") or "").strip():
             return "the page lost its title while the stored version has one"
         old_len = len(normalize_text(old.get("body")))
+        if old_len and not normalize_text(record.get("body")):
+            return f"body shrank from {old_len} to 0 characters; kept the stored version"
+        return None
+
+    def _shrunk(self, old: dict, record: dict) -> str | None:
+        old_len = len(normalize_text(old.get("body")))
         new_len = len(normalize_text(record.get("body")))
         if old_len and new_len < self.drift.min_body_ratio * old_len:
-            return f"body shrank from {old_len} to {new_len} characters; kept the stored version"
+            return f"held: body shrank from {old_len} to {new_len} characters"
         return None
 
     def record_not_modified(self, run_id: int, article_id: str) -> str:
         """A 304 answer to a conditional request: unchanged, and still there."""
         now = self.now()
-        with self.db.conn:
+        with self.write() as conn:
             old = self.get_article(article_id)
             if old is None:  # only known articles are asked conditionally; a 304 here is the site's error
-                self._failure(run_id, None, article_id, "http", "HTTP 304 for an article never archived", now)
-                self._bump(run_id, FAILED)
+                self._failure(conn, run_id, None, article_id, "http", "HTTP 304 for an article never archived", now)
+                self._bump(conn, run_id, FAILED)
                 return FAILED
-            self.db["articles"].update(article_id, {"last_seen": now, "last_checked": now, "status": "live", "removed_at": None})
+            conn.execute(
+                "UPDATE articles SET last_seen = ?, last_checked = ?, status = 'live', removed_at = NULL WHERE id = ?",
+                [now, now, article_id],
+            )
             if old["status"] == "removed":
-                search.index_article(self.db, self.db["articles"].get(article_id))
-            self._bump(run_id, UNCHANGED)
+                search.index_article(conn, {**old, "status": "live"})
+            self._bump(conn, run_id, UNCHANGED)
         return UNCHANGED
 
     def record_gone(self, run_id: int, article_id: str, url: str, http_status: int) -> str:
         """A 404/410 for an article. Known and live: mark removed and queue an event."""
         now = self.now()
-        with self.db.conn:
+        with self.write() as conn:
             old = self.get_article(article_id)
             if old is None:
-                self._failure(run_id, url, article_id, "http", f"HTTP {http_status} for an article never archived", now)
-                self._bump(run_id, FAILED)
+                self._failure(conn, run_id, url, article_id, "http", f"HTTP {http_status} for an article never archived", now)
+                self._bump(conn, run_id, FAILED)
                 return FAILED
             if old["status"] == "removed":
-                self.db["articles"].update(article_id, {"last_checked": now})
-                self._bump(run_id, UNCHANGED)
+                conn.execute("UPDATE articles SET last_checked = ? WHERE id = ?", [now, article_id])
+                self._bump(conn, run_id, UNCHANGED)
                 return UNCHANGED
-            self.db["articles"].update(article_id, {"status": "removed", "removed_at": now, "last_checked": now})
-            search.unindex_article(self.db, article_id)
-            self._queue(run_id, article_id, REMOVED, old["version"], now)
-            self._bump(run_id, REMOVED)
+            conn.execute(
+                "UPDATE articles SET status = 'removed', removed_at = ?, last_checked = ? WHERE id = ?",
+                [now, now, article_id],
+            )
+            search.unindex_article(conn, article_id)
+            self._queue(conn, run_id, article_id, REMOVED, old["version"], now)
+            self._bump(conn, run_id, REMOVED)
         return REMOVED
 
     def record_failure(self, run_id: int, url: str | None, kind: str, message: str, article_id: str | None = None) -> None:
         """A fetch or parse that failed: counted and logged, and nothing stored is touched."""
-        with self.db.conn:
-            self._failure(run_id, url, article_id, kind, message, self.now())
-            self._bump(run_id, FAILED)
+        with self.write() as conn:
+            self._failure(conn, run_id, url, article_id, kind, message, self.now())
+            self._bump(conn, run_id, FAILED)
 
-    def _failure(self, run_id, url, article_id, kind, message, now) -> None:
-        self.db["failures"].insert(
-            {"run_id": run_id, "url": url, "article_id": article_id, "kind": kind, "message": message[:2000], "at": now}
+    def _failure(self, conn, run_id, url, article_id, kind, message, now) -> None:
+        conn.execute(
+            "INSERT INTO failures(run_id, url, article_id, kind, message, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [run_id, clean_text(url), article_id, kind, clean_text(message)[:2000], now],
         )
 
-    def _queue(self, run_id: int, article_id: str, kind: str, version: int | None, now: str) -> None:
-        self.db["alerts"].insert(
-            {"article_id": article_id, "kind": kind, "run_id": run_id, "created_at": now, "version": version},
-            ignore=True,
+    def _queue(self, conn, run_id: int, article_id: str, kind: str, version: int | None, now: str) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO alerts(article_id, kind, run_id, created_at, version) VALUES (?, ?, ?, ?, ?)",
+            [article_id, kind, run_id, now, version],
         )
 
     # ------------------------------------------------------------------ reading
@@ -322,15 +604,33 @@ class Archive:
         return list(self.db["alerts"].rows_where(where, order_by="id"))
 
     def find_article_id(self, prefix: str) -> str:
-        """Resolve an id given in full or as an unambiguous prefix."""
+        """Resolve an id given in full or as an unambiguous prefix (hex digits only)."""
         key = prefix.strip().lower()
-        rows = [r[0] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE ? LIMIT 2", [key + "%"])]
+        if not key or any(c not in "0123456789abcdef" for c in key):
+            raise KeyError(f"no article matches {prefix!r} (an id is 32 hex digits; a unique prefix will do)")
+        rows = [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE substr(id, 1, ?) = ? LIMIT 2", [len(key), key])]
         if len(rows) == 1:
             return rows[0]
         raise KeyError(f"no article matches {prefix!r}" if not rows else f"{prefix!r} is ambiguous")
 
     def table_counts(self) -> dict[str, int]:
-        return {name: self.db[name].count for name in ("articles", "versions", "crawl_runs", "alerts", "views", "failures")}
+        names = ("articles", "versions", "crawl_runs", "alerts", "views", "failures")
+        return {name: self.conn.execute(f"SELECT COUNT(*) FROM [{name}]").fetchone()[0] for name in names}
 
     def iter_articles(self, where: str | None = None, params: Iterable = ()) -> Iterable[dict]:
         return self.db["articles"].rows_where(where, list(params), order_by="published desc, id")
+
+
+def clean_record(record: dict) -> dict:
+    """The record with control and bidi characters gone from every text field (defence in
+    depth: the parser cleans too, but nothing from the site reaches a row uncleaned)."""
+    out = dict(record)
+    for f in _TEXT_FIELDS:
+        if isinstance(out.get(f), str):
+            out[f] = clean_text(out[f])
+    attachments = out.get("attachments") or []
+    out["attachments"] = [
+        {k: clean_text(v) if isinstance(v, str) else v for k, v in a.items()} if isinstance(a, dict) else a
+        for a in attachments
+    ]
+    return out

@@ -5,9 +5,9 @@ module is the only place that reads or updates those rows for delivery. An alert
 
 * **sent** when ``sent_at`` is set;
 * **waiting** while its crawl run is still ``running`` (the crawl is still writing);
-* **held** when it is a ``changed`` alert of a run whose status is ``suspect`` (a layout
-  change may have made every article look edited); ``Archive.release`` turns the run
-  ``released`` and the alert becomes sendable;
+* **held** when it is a ``changed`` alert of a run whose hold flag is ``suspect`` (a layout
+  change may have made every article look edited, or a body shrank); ``Archive.release``
+  turns the flag to ``released`` and the alert becomes sendable;
 * **pending** (sendable) otherwise.
 
 ``mark_sent`` and ``mark_failed`` each run in one transaction and touch only unsent rows,
@@ -19,12 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 KINDS = ("new", "changed", "removed")
+# Operations notices (a run failed, the same failures keep coming, a run is held) go out
+# whatever ``[alerts] kinds`` says: an operator must hear that the watch itself is broken.
+OPERATIONS = "operations"
 CONTENT = ("title", "published", "author", "source", "body")
 MAX_ERROR = 300
 _CHUNK = 500  # ids per UPDATE, far below SQLite's variable limit
 
 _WAITING = "COALESCE(r.status, '') = 'running'"
-_HELD = "a.kind = 'changed' AND COALESCE(r.status, '') = 'suspect'"
+_HELD = "a.kind = 'changed' AND COALESCE(r.held, '') = 'suspect'"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class PendingAlert:
     content: dict
     previous: dict | None
     previous_version: int | None = None
+    notice: str | None = None  # operations notices only: the message
+    incident: str | None = None  # operations notices only: the incident key
 
     @property
     def title(self) -> str | None:
@@ -65,6 +70,7 @@ def _select(prefix: str, alias: str) -> str:
 
 _PENDING_SQL = f"""
 SELECT a.id, a.article_id, a.kind, a.run_id, a.version, a.created_at, a.attempts, a.last_error,
+       a.notice, a.incident,
        r.status AS run_status, r.started_at AS run_started_at,
        ar.url AS url, ar.section AS section, ar.status AS article_status,
        {_select("ar_", "ar")},
@@ -77,16 +83,14 @@ LEFT JOIN versions v ON v.article_id = a.article_id AND v.version = a.version
 LEFT JOIN versions p ON a.kind = 'changed' AND p.article_id = a.article_id AND p.version = (
     SELECT MAX(pv.version) FROM versions pv WHERE pv.article_id = a.article_id AND pv.version < a.version
 )
-WHERE a.sent_at IS NULL AND a.kind IN ({{kinds}}) AND NOT ({_WAITING}) AND NOT ({_HELD})
+WHERE a.sent_at IS NULL AND (a.kind IN ({{kinds}}) OR a.kind = '{OPERATIONS}') AND NOT ({_WAITING}) AND NOT ({_HELD})
 ORDER BY a.run_id, a.id
 """
 
 
 def pending_alerts(archive, kinds: Iterable[str] | None = KINDS) -> list[PendingAlert]:
     """Unsent alerts of ``kinds`` that may be mailed now (not waiting, not held), oldest run first."""
-    kinds = tuple(KINDS if kinds is None else kinds)
-    if not kinds:
-        return []
+    kinds = tuple(KINDS if kinds is None else kinds) or ("",)
     sql = _PENDING_SQL.replace("{kinds}", ", ".join("?" for _ in kinds))
     cursor = archive.db.execute(sql, list(kinds))
     names = [d[0] for d in cursor.description]
@@ -114,6 +118,8 @@ def pending_alerts(archive, kinds: Iterable[str] | None = KINDS) -> list[Pending
                 content=content,
                 previous=previous,
                 previous_version=row["p_version"],
+                notice=row["notice"],
+                incident=row["incident"],
             )
         )
     return out
@@ -124,11 +130,11 @@ def _update_unsent(archive, ids: Sequence[int], assignments: str, params: list) 
     if not ids:
         return 0
     changed = 0
-    with archive.db.conn:
+    with archive.write() as conn:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
-            cursor = archive.db.execute(
+            cursor = conn.execute(
                 f"UPDATE alerts SET {assignments} WHERE sent_at IS NULL AND id IN ({marks})", [*params, *chunk]
             )
             changed += cursor.rowcount

@@ -3,10 +3,25 @@
 Table and column names are a public contract (operators query them in Datasette).
 Migration is additive: a table that exists gets the columns it lacks; nothing is ever
 dropped or renamed, so an older archive opens with a newer barwatch without losing a row.
+
+Only a writer that holds the crawl lock creates or migrates (``Archive(mode="rwc")``), in
+one transaction; ``PRAGMA user_version`` records the schema version, so readers can tell
+an archive that is current from one that needs ``barwatch migrate`` without writing.
 """
 from __future__ import annotations
 
+import sqlite3
+
 import sqlite_utils
+
+# Version 1: the first release (user_version 0 on disk). Version 2: run statuses
+# ok/partial/failed with a separate hold flag, channels with a baseline of their own, the
+# backlog, operations notices, incidents, version notes.
+SCHEMA_VERSION = 2
+
+# One defined set of run statuses; ``held`` is separate (a run can be partial and held).
+RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
+HOLD_FLAGS = ("suspect", "released")
 
 # name -> (columns in order, primary key, extra options)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
@@ -50,6 +65,10 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "content_hash": str,
             "diff": str,
             "run_id": int,
+            # NULL for an ordinary edit; "repair: ..." when the stored version was garbled
+            # (bad decoding) and the clean page replaced it without an alert; "held: ..."
+            # when the body shrank so much that the change waits for the operator.
+            "note": str,
         },
         ("article_id", "version"),
     ),
@@ -68,9 +87,32 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "failed": int,
             "baseline": int,
             "note": str,
+            "held": str,
         },
         "id",
     ),
+    # A channel (a configured section today) is in baseline until one walk of it has
+    # finished: what is first seen before that is backlog and announced to nobody.
+    "channels": (
+        {
+            "url_template": str,
+            "name": str,
+            "first_seen": str,
+            "baseline_done_at": str,
+            "last_walked": str,
+        },
+        "url_template",
+    ),
+    # Ids listed by a channel's finished baseline walk that could not be stored then (a
+    # failed fetch): when they arrive later they are still backlog, not news.
+    "backlog": ({"article_id": str, "url_template": str, "added_at": str}, "article_id"),
+    # Open and closed operational incidents, so that a broken site raises one notice
+    # when it starts and one when it clears, not one per run.
+    "incidents": (
+        {"key": str, "opened_at": str, "opened_run": int, "closed_at": str, "closed_run": int, "detail": str},
+        "key",
+    ),
+    "meta": ({"key": str, "value": str}, "key"),
     "views": ({"article_id": str, "seen_at": str, "count": int}, None),
     "alerts": (
         {
@@ -83,6 +125,10 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "attempts": int,
             "last_error": str,
             "version": int,
+            # Operations notices (kind "operations", no article): the incident they
+            # belong to and the message itself.
+            "incident": str,
+            "notice": str,
         },
         "id",
     ),
@@ -114,9 +160,25 @@ FOREIGN_KEYS = {
 }
 
 
+def schema_version(conn: sqlite3.Connection) -> int | None:
+    """The archive's schema version, or None if the file holds no barwatch archive. Reads only."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"articles", "versions", "crawl_runs"} <= names:
+        return None
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return max(version, 1)
+
+
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create or migrate every table, index and the search index. Safe to call on each open."""
+    """Create or migrate every table, index and the search index.
+
+    The caller holds the crawl lock and an open write transaction (``BEGIN IMMEDIATE``):
+    sqlite-utils' own operations nest inside it as savepoints, so the whole migration
+    commits at once or not at all.
+    """
     from storage import search  # the search index is part of the schema, kept with it
+
+    previous = schema_version(db.conn)
 
     for name, (columns, pk) in TABLES.items():
         table = db[name]
@@ -138,4 +200,16 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         table_name, cols = entry[0], entry[1]
         unique = len(entry) > 2 and entry[2]
         db[table_name].create_index(cols, unique=unique, if_not_exists=True)
+    if previous is not None and previous < 2:
+        _migrate_1_to_2(db.conn)
+    db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     search.ensure_schema(db)
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # suspect/released were statuses; now they are a hold flag beside ok.
+    conn.execute("UPDATE crawl_runs SET held = status, status = 'ok' WHERE status IN ('suspect', 'released')")
+    # Version 1 kept one archive-wide baseline: channels configured when it is upgraded
+    # have had theirs (if a run ever finished), so they start out of baseline.
+    if conn.execute("SELECT 1 FROM crawl_runs WHERE status = 'ok' LIMIT 1").fetchone():
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('inherit_baseline', '1')")

@@ -81,12 +81,16 @@ def test_removed_and_back(archive):
 def test_drift_guard_keeps_stored_version(archive):
     run1 = archive.start_run("full")
     archive.record_article(run1, rec(A))
-    for broken in (rec(A, body=""), rec(A, body="短"), rec(A, title="")):
+    for broken in (rec(A, body=""), rec(A, title="")):
         assert archive.record_article(run1, broken) == "failed"
     a = archive.get_article(A)
     assert (a["version"], a["body"], a["title"]) == (1, rec(A)["body"], "标题a")
-    assert [f["kind"] for f in archive.failures(run1)] == ["extraction"] * 3
-    assert archive.run(run1)["failed"] == 3
+    assert [f["kind"] for f in archive.failures(run1)] == ["extraction"] * 2
+    assert archive.run(run1)["failed"] == 2
+    # A body that only shrank is kept as a version, but held for the operator.
+    assert archive.record_article(run1, rec(A, body="短")) == "changed"
+    assert archive.versions(A)[-1]["note"] == "held: body shrank from 41 to 1 characters"
+    assert archive.finish_run(run1, 4)["held"] == "suspect"
 
 
 def test_suspect_run_when_most_revisited_change(tmp_path):
@@ -102,9 +106,9 @@ def test_suspect_run_when_most_revisited_change(tmp_path):
         for x in ids[3:]:
             archive.record_article(run2, rec(x))
         run = archive.finish_run(run2, 5)
-        assert (run["status"], run["note"]) == ("suspect", "3 of 5 revisited articles changed")
-        assert archive.release(run2)["status"] == "released"
-        with pytest.raises(ValueError, match="not suspect"):
+        assert (run["status"], run["held"], run["note"]) == ("ok", "suspect", "3 of 5 revisited articles changed")
+        assert archive.release(run2)["held"] == "released"
+        with pytest.raises(ValueError, match="not held"):
             archive.release(run2)
 
 

@@ -212,3 +212,92 @@ def test_inspect_saved_list_page(site, tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "list.html"), "--list"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == [r.id for r in spec.list_page("guide", "base", 1)]
+
+
+# --------------------------------------------------------------------------- argument checks
+BAD_ARGS = [
+    (["crawl", "--log-level", "verbose"],
+     "argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'verbose'"),
+    (["serve", "--port", "0"], "argument --port: must be a port number from 1 to 65535, not '0'"),
+    (["serve", "--port", "65536"], "argument --port: must be a port number from 1 to 65535, not '65536'"),
+    (["serve", "--port", "http"], "argument --port: must be a port number from 1 to 65535, not 'http'"),
+    (["runs", "--limit", "0"], "argument --limit: must be a whole number of at least 1, not '0'"),
+    (["runs", "--limit", "ten"], "argument --limit: must be a whole number of at least 1, not 'ten'"),
+    (["search", "律师", "--limit", "-5"], "argument --limit: must be a whole number of at least 1, not '-5'"),
+    (["search", "律师", "--since", "2024-02-30"],
+     "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '2024-02-30'"),
+    (["search", "律师", "--since", "20240101"],
+     "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '20240101'"),
+    (["release", "0"], "argument run_id: must be a whole number of at least 1, not '0'"),
+    (["release", "x"], "argument run_id: must be a whole number of at least 1, not 'x'"),
+    (["diff", spec.EDITED_ID, "--version", "0"], "argument --version: must be a whole number of at least 1, not '0'"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_ARGS, ids=[" ".join(a) for a, _ in BAD_ARGS])
+def test_bad_argument_exits_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: barwatch ")
+    assert err.endswith(f": error: {message}\n")
+
+
+def test_bad_arguments_from_the_shell_print_no_traceback(tmp_path, monkeypatch):
+    db = str(tmp_path / "x.db")
+    for args in (["search", "律师", "--db", db, "--since", "2024-13-01"], ["serve", "--db", db, "--port", "99999"],
+                 ["release", "--db", db, "-1"]):
+        proc = barwatch(*args, check=False)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr and ": error: argument " in proc.stderr
+    monkeypatch.setenv("BARWATCH_LOG_LEVEL", "loud")  # the default of --log-level is checked as well
+    proc = barwatch("crawl", "--db", db, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.endswith("argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'loud'\n")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_good_arguments_are_normalised():
+    parser = build_parser()
+    assert parser.parse_args(["crawl", "--log-level", "debug"]).log_level == "DEBUG"
+    assert parser.parse_args(["search", "x", "--since", "2024-02-29", "--limit", "1"]).since == "2024-02-29"
+    assert parser.parse_args(["serve", "--port", "65535"]).port == 65535
+    assert parser.parse_args(["release", "7"]).run_id == 7
+
+
+def test_version(capsys):
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        expected = {tomllib.load(f)["project"]["version"]}
+    try:
+        expected.add(version("barwatch"))
+    except PackageNotFoundError:
+        pass
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("barwatch ") and out[len("barwatch "):].strip() in expected
+
+
+def test_closed_stdout_exits_quietly():
+    import subprocess
+    import sys
+
+    page = PAGES / f"{spec.SEED_ID}.html"
+    # The reader is gone before barwatch writes a byte (as with `| head` on long output).
+    proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "inspect", str(page)], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert err == ""
+    # Through a shell pipeline too: whichever side wins the race, never a traceback.
+    shell = subprocess.run(f"'{sys.executable}' -m scheduler.cli inspect '{page}' | head -c 10", shell=True, cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert shell.stdout == "{\n  \"id\": "[:10] and "Traceback" not in shell.stderr

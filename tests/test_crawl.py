@@ -143,7 +143,11 @@ def test_500_burst_changes_nothing(archive_copy, site):
         assert run["failed"] > 0
         assert list(archive.iter_articles()) == before  # nothing erased, blanked or marked removed
         assert archive.table_counts()["versions"] == len(BASE_IDS)
-        assert archive.alerts() == []
+        # robots.txt answered 500 too: per RFC 9309 nothing else may be fetched, the run
+        # failed, and the operator gets one notice of it, no article alert.
+        assert run["status"] == "failed"
+        assert [f["kind"] for f in archive.failures(run["id"])] == ["robots"]
+        assert [(a["kind"], a["incident"]) for a in archive.alerts()] == [("operations", "crawl-failed")]
 
 
 def test_incremental_run_on_unchanged_site_stays_within_request_bound(archive_copy, site):
@@ -205,7 +209,8 @@ def test_truncated_pages_change_nothing(archive_copy, site):
         assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (0, 0, 0, 0, len(BASE_IDS))
         assert list(archive.iter_articles()) == before
         assert archive.table_counts()["versions"] == len(BASE_IDS)
-        assert archive.alerts() == []
+        assert run["status"] == "failed"  # nothing fetched whole
+        assert [(a["kind"], a["incident"]) for a in archive.alerts()] == [("operations", "crawl-failed")]
 
 
 def test_list_that_ignores_the_page_number_stops_at_the_first_repeat(site, tmp_path):

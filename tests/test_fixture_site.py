@@ -272,7 +272,8 @@ def test_unknown_paths_404(site):
     assert fetch(site, f"/info/{spec.FOREIGN_ID}")[0] == 404
     assert fetch(site, "/info/" + "0" * 32)[0] == 404
     assert fetch(site, spec.MORE_PATH)[0] == 404
-    assert fetch(site, f"/info/{spec.SEED_ID}/")[0] == 404
+    assert fetch(site, f"/info/{spec.SEED_ID}/x")[0] == 404
+    assert fetch(site, f"/info/{spec.SEED_ID}//")[0] == 404
 
 
 def test_guide_list_pages(site):
@@ -530,3 +531,259 @@ def test_site_toml_lists_every_channel():
         ("上海律师", "/catalog/0377490d29ee742dc585905078b276a8?pageNumber={page}", 1),
     ]
     assert [s["list_url"].format(page=1) for s in conf["sections"]] == [c.url(1) for c in spec.CHANNELS.values()]
+
+
+# ------------------------------------------------------------------------- fault switches
+# Raw HTTP: urllib would follow redirects and hide the answer under test.
+NEWEST = "6ec2d53345a6900be3354d6f5c65c5bc"  # UTF-8, charset in header and <meta charset>
+OTHER = "1362fedf6fbb63681419b0ebcf4219d9"
+
+
+def raw(site: FixtureSite, target: str, method: str = "GET") -> tuple[int, dict, bytes]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
+    try:
+        conn.request(method, target)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def views(page: str) -> int:
+    return int(spec.COUNTER_RE.search(page).group(2).replace(",", ""))
+
+
+def test_article_answers_with_trailing_slash_and_query(site):
+    saved = (PAGES / "base" / "info" / f"{NEWEST}.html").read_bytes()
+    assert raw(site, f"/info/{NEWEST}")[2] == saved
+    for target in (f"/info/{NEWEST}/", f"/info/{NEWEST}?from=wx", f"/info/{NEWEST}/?from=wx"):
+        status, _, body = raw(site, target)
+        assert status == 200 and b"<h1 class=\"k-t\">" in body, target
+    assert views(text(site, f"/info/{NEWEST}")) == 131 + 4  # every form is a view of the one article
+
+
+def test_redirect_switch(site):
+    with FixtureSite() as other:
+        site.redirect(NEWEST, f"{other.base_url}/info/{NEWEST}")
+        site.redirect(OTHER, f"{site.base_url}/info/{OTHER}/", status=301)
+        status, headers, _ = raw(site, f"/info/{NEWEST}")
+        assert (status, headers["Location"]) == (302, f"{other.base_url}/info/{NEWEST}")
+        status, headers, _ = raw(site, f"/info/{OTHER}")
+        assert (status, headers["Location"]) == (301, f"{site.base_url}/info/{OTHER}/")
+        # Only the exact path redirects: the targets on this site are the article itself.
+        assert raw(site, f"/info/{OTHER}/")[0] == 200
+        assert raw(site, f"/info/{NEWEST}?from=wx")[0] == 200
+        # The other site serves its own copy, so a crawler that followed would get a page.
+        assert raw(other, f"/info/{NEWEST}")[0] == 200
+        # A loop: the article redirects to itself.
+        site.redirect(NEWEST, f"{site.base_url}/info/{NEWEST}")
+        assert raw(site, f"/info/{NEWEST}")[1]["Location"] == f"{site.base_url}/info/{NEWEST}"
+        # Redirects are not views.
+        site.clear_failures()
+        assert views(text(site, f"/info/{NEWEST}")) == 131 + 1  # the ?from=wx copy was one
+        assert raw(site, f"/info/{OTHER}")[0] == 200
+    with pytest.raises(ValueError):
+        site.redirect(NEWEST, "/info/relative")
+    with pytest.raises(ValueError):
+        site.redirect(NEWEST, site.base_url, status=200)
+    with pytest.raises(ValueError):
+        site.redirect("not-an-id", site.base_url)
+
+
+def test_redirect_chain_switch(site):
+    site.redirect_chain(NEWEST, 3)
+    hops, target = [], f"/info/{NEWEST}"
+    while True:
+        status, headers, _ = raw(site, target)
+        if status != 302:
+            break
+        hops.append(headers["Location"])
+        target = urllib.parse.urlsplit(headers["Location"])._replace(scheme="", netloc="").geturl()
+    assert status == 200
+    assert hops == [f"{site.base_url}/info/{NEWEST}?hop={n}" for n in (1, 2, 3)]
+
+
+MISLABELS = {
+    # mode: (bytes' encoding, Content-Type header, charset declared in the <meta>)
+    "gb18030-labelled-utf8": ("gb18030", "text/html; charset=utf-8", "utf-8"),
+    "utf8-labelled-gb18030": ("utf-8", "text/html; charset=gb18030", "gb18030"),
+    "gb18030-unlabelled": ("gb18030", "text/html", None),
+}
+
+
+def meta_charsets(body: bytes) -> list[str]:
+    return [m.decode().lower() for m in re.findall(rb"<meta\b[^>]*charset=[\"']?([\w-]+)", body, re.I)]
+
+
+@pytest.mark.parametrize("mode", sorted(MISLABELS))
+@pytest.mark.parametrize("article_id", [NEWEST, spec.GB18030_ID, spec.SEED_ID])
+def test_charset_fault_mislabels(site, mode, article_id):
+    encoding, content_type, meta = MISLABELS[mode]
+    a = spec.BY_ID[article_id]
+    saved = (PAGES / "base" / "info" / f"{article_id}.html").read_bytes().decode(a.encoding)
+    site.charset_fault(article_id, mode)
+    first, second = (raw(site, f"/info/{article_id}") for _ in range(2))
+    for status, headers, body in (first, second):
+        assert status == 200 and headers["Content-Type"] == content_type
+        assert meta_charsets(body) == ([meta] if meta else [])
+        assert "charset" not in body.decode(encoding).lower() or meta
+        page = body.decode(encoding)  # strict: every byte is of the claimed-wrong encoding
+        for s in (a.title, site.expected_record(article_id)["body"].split("\n")[0][:20]):
+            assert s in page
+    if mode != "utf8-labelled-gb18030":
+        with pytest.raises(UnicodeDecodeError):
+            first[2].decode("utf-8")
+    else:
+        with pytest.raises(UnicodeDecodeError):
+            first[2].decode("gb18030")
+    # Nothing but the label, the bytes and the counter differ from the saved page.
+    def unlabelled(page: str) -> str:
+        return _strip_counter(re.sub(r"<meta\b[^>]*charset[^>]*>", "", page, flags=re.I))
+    assert unlabelled(first[2].decode(encoding)) == unlabelled(saved)
+    if a.views is not None:  # the counter keeps counting
+        assert views(second[2].decode(encoding)) == views(first[2].decode(encoding)) + 1 == a.views + 1
+    site.charset_fault(article_id, None)
+    status, headers, body = raw(site, f"/info/{article_id}")
+    assert _strip_counter(body.decode(a.encoding)) == _strip_counter(saved)
+    assert headers["Content-Type"] == ("text/html; charset=utf-8" if a.header_charset else "text/html")
+
+
+@pytest.mark.parametrize("article_id", [NEWEST, spec.GB18030_ID, spec.SEED_ID, spec.EDITED_ID])
+def test_charset_fault_broken_gives_replacement_characters_whatever_the_decoding(site, article_id):
+    from w3lib.encoding import html_to_unicode
+
+    from crawler.parsing import parse_article
+
+    site.charset_fault(article_id, "broken")
+    status, headers, body = raw(site, f"/info/{article_id}")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert meta_charsets(body) == ["utf-8"]
+    assert body.count(b"\x80\xff") == 3  # <title>, heading, first body line
+    readings = {
+        "utf-8": body.decode("utf-8", "replace"),
+        "gb18030": body.decode("gb18030", "replace"),
+        "w3lib gb18030 (WHATWG: 0x80 is the euro sign)": html_to_unicode("text/html; charset=gb18030", body)[1],
+        "w3lib as labelled": html_to_unicode(headers["Content-Type"], body)[1],
+    }
+    for name, page in readings.items():
+        record = parse_article(page, f"https://www.lawyers.org.cn/info/{article_id}")
+        assert "\ufffd" in (record["title"] or ""), name
+        assert "\ufffd" in record["body"], name
+    # Read as GB18030 it is the article, bar the damage.
+    record = parse_article(readings["gb18030"], f"https://www.lawyers.org.cn/info/{article_id}")
+    expected = site.expected_record(article_id)
+    assert record["title"].replace("\ufffd", "") == expected["title"]
+    assert record["body"].replace("\ufffd", "") == expected["body"]
+
+
+def test_inject_title(site):
+    from crawler.parsing import parse_article
+
+    raw_html = "&#27;]0;pwned&#7;\x1b\u202e"
+    for article_id in site.article_ids():
+        a = spec.BY_ID[article_id]
+        site.inject_title(article_id, raw_html)
+        page = raw(site, f"/info/{article_id}")[2].decode(a.encoding)
+        assert page.count(a.title.replace("&", "&amp;") + raw_html) == 2, article_id  # <title> and heading
+        doc = lxml.html.document_fromstring(page)
+        assert doc.findtext(".//title").startswith(a.title + "\x1b]0;pwned\x07\x1b\u202e")
+        # Where the parser takes its title from, the injection is there too.
+        title = parse_article(page, a.url)["title"]
+        assert "]0;pwned" in title and title.startswith(a.title[:10]), article_id
+    site.charset_fault(NEWEST, "gb18030-unlabelled")  # the switches combine
+    assert "]0;pwned" in raw(site, f"/info/{NEWEST}")[2].decode("gb18030")
+
+
+def test_huge_streams_exactly_the_size_asked(site):
+    size = 3 * 1024 * 1024 + 7
+    site.huge(NEWEST, size)
+    status, headers, body = raw(site, f"/info/{NEWEST}")
+    assert (status, int(headers["Content-Length"]), len(body)) == (200, size, size)
+    page = body.decode("utf-8")
+    assert page.rstrip().endswith("</html>") and "上海市律师协会召开2026年度全市律师行业工作会议" in page
+    assert lxml.html.document_fromstring(body).findtext(".//title").startswith("上海市律师协会召开")
+    assert raw(site, f"/info/{NEWEST}", method="HEAD")[1]["Content-Length"] == str(size)
+    # A client that gives up half-way (a download size limit) leaves the server serving.
+    site.huge(NEWEST, 50 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as s:
+        s.sendall(f"GET /info/{NEWEST} HTTP/1.0\r\n\r\n".encode())
+        got = s.recv(65536)
+        assert b"Content-Length: 52428800" in got
+    site.huge(NEWEST, 10)  # smaller than the page: cut short, still exact
+    assert len(raw(site, f"/info/{NEWEST}")[2]) == 10
+    site.clear_failures()
+    assert views(text(site, f"/info/{NEWEST}")) == 131  # huge answers are not views
+
+
+def test_soft_404(site):
+    site.soft_404(NEWEST)
+    status, _, body = raw(site, f"/info/{NEWEST}")
+    from fixtures import render
+
+    assert status == 200 and body.decode("utf-8") == render.not_found_page()
+    assert raw(site, f"/info/{OTHER}")[0] == 200 and b"404" not in raw(site, f"/info/{OTHER}")[2][:200]
+
+
+def test_robots_modes(site):
+    normal = raw(site, "/robots.txt")
+    site.robots("5xx")
+    assert raw(site, "/robots.txt")[0] == 503
+    site.robots("404")
+    assert raw(site, "/robots.txt")[0] == 404
+    site.robots("disallow-all")
+    assert raw(site, "/robots.txt")[::2] == (200, b"User-agent: *\nDisallow: /\n")
+    site.robots("hang")
+    site.hang_seconds = 0.5
+    t0 = time.monotonic()
+    assert raw(site, "/robots.txt")[::2] == normal[::2]
+    assert time.monotonic() - t0 >= 0.5
+    assert raw(site, "/")[0] == 200  # only robots.txt hangs
+    site.robots(None)
+    assert raw(site, "/robots.txt")[::2] == normal[::2]
+    with pytest.raises(ValueError):
+        site.robots("sometimes")
+
+
+def test_stop_does_not_wait_for_a_hanging_robots_txt():
+    import threading
+
+    s = FixtureSite().start()
+    s.robots("hang")  # hang_seconds: 30
+    answered = []
+    t = threading.Thread(target=lambda: answered.append(raw(s, "/robots.txt")[0]), daemon=True)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    s.stop()
+    assert time.monotonic() - t0 < 2.0
+    t.join(timeout=5)
+    assert answered == [503]
+
+
+def test_reset_faults_clears_every_switch(site):
+    with FixtureSite() as other:
+        site.redirect(NEWEST, other.base_url + "/")
+        site.redirect_chain(OTHER, 2)
+        site.charset_fault(spec.SEED_ID, "broken")
+        site.inject_title(spec.EDITED_ID, "<b>x</b>")
+        site.huge(spec.GB18030_ID, 1 << 20)
+        site.soft_404(spec.COMMA_ROLLOVER_ID)
+        site.robots("5xx")
+        site.fail_next(None)
+        site.truncate_next(None)
+        site.hang_seconds = 1
+        site.reset_faults()
+    assert site.hang_seconds == 30
+    assert raw(site, "/robots.txt")[0] == 200
+    for article_id in site.article_ids():
+        a = spec.BY_ID[article_id]
+        status, headers, body = raw(site, f"/info/{article_id}")
+        assert status == 200, article_id
+        saved = (PAGES / "base" / "info" / f"{article_id}.html").read_bytes()
+        assert _strip_counter(body.decode(a.encoding)) == _strip_counter(saved.decode(a.encoding)), article_id
+
+
+def _strip_counter(page: str) -> str:
+    return spec.COUNTER_RE.sub(lambda m: m.group(1) + "N", page)

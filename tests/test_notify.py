@@ -14,7 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from scheduler.notify import AlertsConfig, SmtpSettings, build_messages, notify
+from crawler.config import AlertSettings
+from scheduler.notify import SmtpSettings, build_messages, notify
 from storage import outbox
 from storage.archive import Archive
 
@@ -158,7 +159,7 @@ def test_baseline_then_two_new_articles_send_one_digest_once(archive, server, cl
     run = crawl(archive, [rec(1, "基线文章"), rec(2, "关于召开会员大会的通知"), rec(3, "律师执业培训安排")])
     clock.advance(minutes=5)
 
-    result = notify(archive, AlertsConfig(), settings(server.port))
+    result = notify(archive, AlertSettings(), settings(server.port))
 
     assert (result.sent, result.alerts_marked, result.pending_left, result.errors, result.composed) == (1, 2, 0, [], 1)
     [env] = server.handler.envelopes
@@ -185,7 +186,7 @@ def test_baseline_then_two_new_articles_send_one_digest_once(archive, server, cl
         (2, "new", "2024-05-02T08:05:00Z", 1, None),
     ]
 
-    again = notify(archive, AlertsConfig(), settings(server.port))
+    again = notify(archive, AlertSettings(), settings(server.port))
     assert (again.sent, again.alerts_marked, again.pending_left, again.errors, again.composed) == (0, 0, 0, [], 0)
     assert len(server.handler.envelopes) == 1
 
@@ -201,7 +202,7 @@ def test_digest_text_part_literally(archive, server):
         gone=[2],
     )
 
-    notify(archive, AlertsConfig(body_lines=2), settings(server.port))
+    notify(archive, AlertSettings(body_lines=2), settings(server.port))
 
     [msg] = server.handler.messages()
     assert msg["Subject"] == "【barwatch】上海律协网站：1 篇新文章，1 篇修改，1 篇删除"
@@ -239,7 +240,7 @@ def test_server_rejecting_data_leaves_alerts_pending_until_it_accepts(archive, s
     two_new(archive)
     server.handler.replies = ["550 5.7.1 relay denied"]
 
-    failed = notify(archive, AlertsConfig(), settings(server.port))
+    failed = notify(archive, AlertSettings(), settings(server.port))
 
     error = f"127.0.0.1:{server.port}: refused: SMTP 550 5.7.1 relay denied"
     assert (failed.sent, failed.alerts_marked, failed.pending_left, failed.errors) == (0, 0, 2, [error])
@@ -248,7 +249,7 @@ def test_server_rejecting_data_leaves_alerts_pending_until_it_accepts(archive, s
     assert outbox.outbox_counts(archive) == {"pending": 2, "held": 0, "waiting": 0, "sent": 0}
 
     clock.advance(hours=1)
-    ok = notify(archive, AlertsConfig(), settings(server.port))
+    ok = notify(archive, AlertSettings(), settings(server.port))
 
     assert (ok.sent, ok.alerts_marked, ok.pending_left, ok.errors) == (1, 2, 0, [])
     [msg] = server.handler.messages()
@@ -263,7 +264,7 @@ def test_server_down_then_back_sends_exactly_one_digest(archive):
     two_new(archive)
     port = free_port()  # nothing listens here yet: connection refused
 
-    down = notify(archive, AlertsConfig(), settings(port))
+    down = notify(archive, AlertSettings(), settings(port))
 
     error = f"127.0.0.1:{port}: connection refused"
     assert (down.sent, down.alerts_marked, down.pending_left, down.errors) == (0, 0, 2, [error])
@@ -271,8 +272,8 @@ def test_server_down_then_back_sends_exactly_one_digest(archive):
 
     srv = start_server(port)
     try:
-        up = notify(archive, AlertsConfig(), settings(port))
-        again = notify(archive, AlertsConfig(), settings(port))
+        up = notify(archive, AlertSettings(), settings(port))
+        again = notify(archive, AlertSettings(), settings(port))
     finally:
         srv.controller.stop()
     assert (up.sent, up.alerts_marked, up.pending_left, up.errors) == (1, 2, 0, [])
@@ -286,7 +287,7 @@ def test_server_that_never_answers_times_out(archive):
         silent.bind(("127.0.0.1", 0))
         silent.listen(5)  # accepts the TCP connection, never sends the greeting
         port = silent.getsockname()[1]
-        result = notify(archive, AlertsConfig(), settings(port, timeout=0.3))
+        result = notify(archive, AlertSettings(), settings(port, timeout=0.3))
     error = f"127.0.0.1:{port}: no answer within 0.3 s"
     assert result.errors == [error]
     assert alert_rows(archive) == [(1, "new", None, 1, error), (2, "new", None, 1, error)]
@@ -299,7 +300,7 @@ def test_delivery_stops_at_the_first_failure(archive, server):
     crawl(archive, [rec(4, "第四次抓取的新文章")])
     server.handler.replies = ["250 OK", "451 4.3.0 try again later"]
 
-    result = notify(archive, AlertsConfig(), settings(server.port))
+    result = notify(archive, AlertSettings(), settings(server.port))
 
     error = f"127.0.0.1:{server.port}: refused: SMTP 451 4.3.0 try again later"
     assert (result.sent, result.alerts_marked, result.pending_left, result.errors, result.composed) == (
@@ -312,7 +313,7 @@ def test_delivery_stops_at_the_first_failure(archive, server):
         (3, "new", None, 1, error),
     ]
 
-    later = notify(archive, AlertsConfig(), settings(server.port))
+    later = notify(archive, AlertSettings(), settings(server.port))
     assert (later.sent, later.alerts_marked, later.errors) == (2, 2, [])
     assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 篇新文章"] * 3
     assert ["第二次抓取的新文章" in text_of(m) for m in server.handler.messages()] == [True, False, False]
@@ -331,11 +332,11 @@ def test_crash_between_send_and_mark_resends_only_that_message(archive, server, 
     with monkeypatch.context() as m:
         m.setattr(outbox, "mark_sent", crash)
         with pytest.raises(RuntimeError):
-            notify(archive, AlertsConfig(), settings(server.port))
+            notify(archive, AlertSettings(), settings(server.port))
     assert len(server.handler.envelopes) == 1
     assert alert_rows(archive) == [(1, "new", None, 0, None), (2, "new", None, 0, None)]
 
-    result = notify(archive, AlertsConfig(), settings(server.port))
+    result = notify(archive, AlertSettings(), settings(server.port))
 
     assert (result.sent, result.alerts_marked, result.errors) == (2, 2, [])
     first, resent, other = server.handler.messages()
@@ -347,7 +348,7 @@ def test_crash_between_send_and_mark_resends_only_that_message(archive, server, 
 def test_recipient_refused_by_server_is_reported_but_message_counts_as_sent(archive, server):
     two_new(archive)
     server.handler.reject_rcpt = {"gone@example.org"}
-    cfg = AlertsConfig(recipients=("ops@example.org", "gone@example.org"))
+    cfg = AlertSettings(recipients=("ops@example.org", "gone@example.org"))
 
     result = notify(archive, cfg, settings(server.port, mail_to=()))
 
@@ -362,7 +363,7 @@ def test_recipient_refused_by_server_is_reported_but_message_counts_as_sent(arch
 def test_nothing_pending_opens_no_connection(archive):
     crawl(archive, [rec(1, "基线")])
     port = free_port()  # nothing listens: any connection attempt would be an error
-    result = notify(archive, AlertsConfig(), settings(port))
+    result = notify(archive, AlertSettings(), settings(port))
     assert (result.sent, result.alerts_marked, result.pending_left, result.errors, result.composed) == (0, 0, 0, [], 0)
 
 
@@ -371,7 +372,7 @@ def test_scraped_html_is_escaped_in_html_part_and_verbatim_in_text(archive, serv
     crawl(archive, [rec(1, "基线")])
     crawl(archive, [rec(2, "<script>alert(1)</script>", "A & B <b>粗体</b>\n第二段", author='"引号"')])
 
-    notify(archive, AlertsConfig(), settings(server.port))
+    notify(archive, AlertSettings(), settings(server.port))
 
     [msg] = server.handler.messages()
     html, text = html_of(msg), text_of(msg)
@@ -390,7 +391,7 @@ def test_changed_alert_shows_the_edited_sentence(archive, server):
     crawl(archive, [rec(1, "会员大会通知", body_v1)])
     crawl(archive, [rec(1, "会员大会通知", body_v2)])
 
-    notify(archive, AlertsConfig(), settings(server.port))
+    notify(archive, AlertSettings(), settings(server.port))
 
     [msg] = server.handler.messages()
     assert msg["Subject"] == "【barwatch】上海律协网站：1 篇修改"
@@ -404,7 +405,7 @@ def test_changed_alert_compares_with_the_version_before_the_alerts(archive, serv
     crawl(archive, [rec(1, "通知", "费用为200元。")])
     crawl(archive, [rec(1, "通知", "费用为300元。")])
 
-    notify(archive, AlertsConfig(mode="per_article"), settings(server.port))
+    notify(archive, AlertSettings(mode="per_article"), settings(server.port))
 
     texts = [text_of(m) for m in server.handler.messages()]
     assert len(texts) == 2
@@ -418,7 +419,7 @@ def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
     run = crawl(archive, [rec(n, f"文章{n}", f"改版后第{n}篇。") for n in (1, 2, 3)] + [rec(4, "文章4", "原文第4篇。"), rec(5, "新文章")])
     assert archive.run(run)["status"] == "suspect"
 
-    first = notify(archive, AlertsConfig(), settings(server.port))
+    first = notify(archive, AlertSettings(), settings(server.port))
 
     assert (first.sent, first.alerts_marked, first.pending_left) == (1, 1, 0)
     assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 篇新文章"]
@@ -426,10 +427,10 @@ def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
     assert [(r[1], r[2] is None, r[3]) for r in alert_rows(archive)] == [
         ("changed", True, 0), ("changed", True, 0), ("changed", True, 0), ("new", False, 1),
     ]
-    assert notify(archive, AlertsConfig(), settings(server.port)).sent == 0
+    assert notify(archive, AlertSettings(), settings(server.port)).sent == 0
 
     archive.release(run)
-    released = notify(archive, AlertsConfig(), settings(server.port))
+    released = notify(archive, AlertSettings(), settings(server.port))
 
     assert (released.sent, released.alerts_marked, released.pending_left) == (1, 3, 0)
     assert server.handler.messages()[1]["Subject"] == "【barwatch】上海律协网站：3 篇修改"
@@ -440,12 +441,12 @@ def test_alerts_of_a_run_still_running_wait(archive, server):
     crawl(archive, [rec(1, "基线")])
     run = crawl(archive, [rec(2, "抓取中发现的文章")], finish=False)
 
-    assert notify(archive, AlertsConfig(), settings(server.port)).sent == 0
+    assert notify(archive, AlertSettings(), settings(server.port)).sent == 0
     assert outbox.outbox_counts(archive) == {"pending": 0, "held": 0, "waiting": 1, "sent": 0}
     assert alert_rows(archive) == [(1, "new", None, 0, None)]
 
     archive.finish_run(run, requests=1)
-    assert notify(archive, AlertsConfig(), settings(server.port)).sent == 1
+    assert notify(archive, AlertSettings(), settings(server.port)).sent == 1
     assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 篇新文章"]
 
 
@@ -453,14 +454,14 @@ def test_kinds_not_mailed_stay_queued_and_do_not_block(archive, server):
     crawl(archive, [rec(1, "旧文章", "旧内容。")])
     crawl(archive, [rec(1, "旧文章", "新内容。"), rec(2, "新文章")])
 
-    only_new = notify(archive, AlertsConfig(kinds=("new",)), settings(server.port))
+    only_new = notify(archive, AlertSettings(kinds=("new",)), settings(server.port))
 
     assert (only_new.sent, only_new.alerts_marked, only_new.pending_left) == (1, 1, 0)
     assert server.handler.messages()[0]["Subject"] == "【barwatch】上海律协网站：1 篇新文章"
     assert alert_rows(archive) == [(1, "changed", None, 0, None), (2, "new", "2024-05-02T08:00:00Z", 1, None)]
     assert outbox.outbox_counts(archive) == {"pending": 1, "held": 0, "waiting": 0, "sent": 1}
 
-    everything = notify(archive, AlertsConfig(), settings(server.port))
+    everything = notify(archive, AlertSettings(), settings(server.port))
     assert (everything.sent, everything.alerts_marked) == (1, 1)
     assert server.handler.messages()[1]["Subject"] == "【barwatch】上海律协网站：1 篇修改"
 
@@ -469,7 +470,7 @@ def test_per_article_mode_sends_one_mail_per_alert(archive, server):
     crawl(archive, [rec(1, "基线"), rec(9, "要删除的文章")])
     crawl(archive, [rec(1, "基线"), rec(2, "甲"), rec(3, "乙")], gone=[9])
 
-    result = notify(archive, AlertsConfig(mode="per_article"), settings(server.port))
+    result = notify(archive, AlertSettings(mode="per_article"), settings(server.port))
 
     assert (result.sent, result.alerts_marked, result.pending_left, result.composed) == (3, 3, 0, 3)
     assert [m["Subject"] for m in server.handler.messages()] == [
@@ -484,7 +485,7 @@ def test_subject_prefix_and_long_title_are_one_line(archive, server):
     crawl(archive, [rec(1, "基线")])
     crawl(archive, [rec(2, "标题\n第二行" + "长" * 100)])
 
-    notify(archive, AlertsConfig(mode="per_article", subject_prefix="[bw] "), settings(server.port))
+    notify(archive, AlertSettings(mode="per_article", subject_prefix="[bw] "), settings(server.port))
 
     [msg] = server.handler.messages()
     assert msg["Subject"] == "[bw] 上海律协网站新文章：标题 第二行" + "长" * 73 + "…"
@@ -494,7 +495,7 @@ def test_dry_run_prints_and_marks_nothing(archive):
     two_new(archive)
     out = io.StringIO()
 
-    result = notify(archive, AlertsConfig(recipients=("ops@example.org",)), None, dry_run=True, out=out)
+    result = notify(archive, AlertSettings(recipients=("ops@example.org",)), None, dry_run=True, out=out)
 
     assert (result.sent, result.alerts_marked, result.pending_left, result.errors, result.composed) == (0, 0, 2, [], 1)
     printed = out.getvalue()
@@ -514,7 +515,7 @@ def test_dry_run_prints_and_marks_nothing(archive):
 def test_build_messages_is_pure(archive):
     two_new(archive)
     before = alert_rows(archive)
-    [m] = build_messages(archive, AlertsConfig(), T0)
+    [m] = build_messages(archive, AlertSettings(), T0)
     assert m.run_id == 2 and m.alert_ids == (1, 2)
     assert m.subject == "【barwatch】上海律协网站：2 篇新文章"
     assert alert_rows(archive) == before
@@ -562,7 +563,7 @@ def test_starttls_and_login(archive, tmp_path):
     srv = start_server(free_port(), tls_context=context, require_starttls=True, authenticator=authenticator,
                        auth_required=True)
     try:
-        good = notify(archive, AlertsConfig(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
+        good = notify(archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
                                                         password="s3cret"))
     finally:
         srv.controller.stop()
@@ -576,7 +577,7 @@ def test_wrong_password_is_a_readable_error(archive, tmp_path):
     srv = start_server(free_port(), tls_context=context, require_starttls=True, authenticator=authenticator,
                        auth_required=True)
     try:
-        bad = notify(archive, AlertsConfig(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
+        bad = notify(archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
                                                        password="wrong"))
     finally:
         srv.controller.stop()
@@ -591,7 +592,7 @@ def test_untrusted_certificate_is_refused(archive, tmp_path):
     two_new(archive)
     srv = start_server(free_port(), tls_context=context)
     try:
-        result = notify(archive, AlertsConfig(), settings(srv.port, tls="starttls"))  # system CAs only
+        result = notify(archive, AlertSettings(), settings(srv.port, tls="starttls"))  # system CAs only
     finally:
         srv.controller.stop()
     assert result.errors == [f"127.0.0.1:{srv.port}: TLS failed: self-signed certificate"]
@@ -603,7 +604,7 @@ def test_implicit_tls(archive, tmp_path):
     two_new(archive)
     srv = start_server(free_port(), ssl_context=context)
     try:
-        result = notify(archive, AlertsConfig(), settings(srv.port, tls="ssl", cafile=cafile))
+        result = notify(archive, AlertSettings(), settings(srv.port, tls="ssl", cafile=cafile))
     finally:
         srv.controller.stop()
     assert (result.sent, result.errors) == (1, [])
@@ -670,15 +671,15 @@ def test_settings_from_env_reads_os_environ(monkeypatch):
 
 def test_config_and_missing_settings_errors(archive):
     with pytest.raises(ValueError, match="alert kinds must be among new, changed, removed"):
-        AlertsConfig(kinds=("new", "edited"))
-    with pytest.raises(ValueError, match="alert mode must be one of digest, per_article"):
-        AlertsConfig(mode="weekly")
+        AlertSettings(kinds=("new", "edited"))
+    with pytest.raises(ValueError, match="Input should be 'digest' or 'per_article'"):
+        AlertSettings(mode="weekly")
     with pytest.raises(ValueError, match="body_lines"):
-        AlertsConfig(body_lines=-1)
+        AlertSettings(body_lines=-1)
     with pytest.raises(ValueError, match="SMTP settings are needed"):
-        notify(archive, AlertsConfig(), None)
+        notify(archive, AlertSettings(), None)
     with pytest.raises(ValueError, match="no recipients"):
-        notify(archive, AlertsConfig(), settings(25, mail_to=()))
+        notify(archive, AlertSettings(), settings(25, mail_to=()))
 
 
 # ----------------------------------------------------------------------------- outbox

@@ -5,36 +5,51 @@ pipeline. Every outcome (a record, a 304, a 404, a failure) leaves as an item so
 pipeline writes it in one place and counts it in the run.
 
 Incremental mode (default): list pages are walked newest first and the walk of a section
-stops after the first page that brings no unseen id. Known articles are re-fetched only
+stops after the first page that brings no unseen id; a channel still in baseline (no walk
+of it has finished yet, e.g. the first crawl was interrupted) is walked to the end. Known articles are re-fetched only
 when the archive's plan says so (recent ones every run, older ones on a rotation), with
 conditional headers. Full mode walks every list page (up to the cap) and re-fetches every
 known article without conditional headers.
+
+Redirects are not followed by Scrapy: a redirect is followed here only when it stays on
+the site's hosts and on the same article (http→https, wx./info. → www., a trailing slash)
+or the same list page; anything else (another host, another article, a loop) is a
+recorded failure, never a version and never a removal.
 """
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 
 from crawler.config import Config, load_config
 from crawler.runner import config_settings
 from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
+from crawler.robots import RobotsForbidden, RobotsUnavailable
 from crawler.session import archive_for
-from crawler.urls import canonical_article_url, rebase
+from crawler.urls import SITE_HOSTS, article_id_from_path, canonical_article_url, rebase
 
 logger = logging.getLogger(__name__)
 
 GONE = (404, 410)
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
 
 
 class LawyersSpider(scrapy.Spider):
     name = "lawyers"
-    # 304 and 404/410 are answers we act on, not errors.
-    custom_settings = {"HTTPERROR_ALLOWED_CODES": [304, 404, 410]}
+    # 304, 404/410 and redirects are answers we act on, not errors.
+    custom_settings = {"HTTPERROR_ALLOWED_CODES": [304, 404, 410, *REDIRECTS]}
 
     def __init__(self, config: Config | None = None, mode: str = "incremental", **kwargs):
         super().__init__(**kwargs)
@@ -42,7 +57,11 @@ class LawyersSpider(scrapy.Spider):
             raise ValueError(f"mode must be incremental or full, not {mode!r}")
         self.config = config
         self.mode = mode
-        self.rules = ParseRules.from_mapping(config.parsing) if config else None
+        # What the pipeline needs to close the run honestly (see crawler.pipelines).
+        self.walks: dict[str, Walk] = {}
+        self.forbidden_lists: set[str] = set()
+        self.robots_failed: set[str] = set()
+        self.rules = config.rules if config else None
 
     @classmethod
     def update_settings(cls, settings):
@@ -70,12 +89,14 @@ class LawyersSpider(scrapy.Spider):
         self.known = archive.known_ids()
         self.seen_on_lists: set[str] = set()
         self.queued: set[str] = set()
+        self.in_baseline = archive.channels_in_baseline()
         crawl = self.config.crawl
         if self.mode == "full":
             plan = archive.revisit_plan(None, 0)
         else:
             plan = archive.revisit_plan(crawl.revisit_days, crawl.rotation_per_run)
         for section in self.config.sections:
+            self.walks[section.list_url] = Walk()
             yield self._list_request(section, section.first_page)
         for entry in plan:
             request = self._article_request(entry["id"], etag=entry["etag"], last_modified=entry["last_modified"])
@@ -88,11 +109,12 @@ class LawyersSpider(scrapy.Spider):
             callback=self.parse_list_page,
             errback=self.on_error,
             cb_kwargs={"section": section, "page": page},
+            meta={"dont_redirect": True},
             # Lists first: they decide which articles are new, and revisits can wait.
             priority=10,
         )
 
-    def _article_request(self, article_id: str, etag=None, last_modified=None):
+    def _article_request(self, article_id: str, etag=None, last_modified=None, channel: str | None = None):
         if article_id in self.queued:
             return None
         self.queued.add(article_id)
@@ -108,48 +130,70 @@ class LawyersSpider(scrapy.Spider):
             errback=self.on_error,
             headers=headers,
             cb_kwargs={"article_id": article_id},
+            meta={"dont_redirect": True, "barwatch_channel": channel},
         )
 
     # ------------------------------------------------------------------ lists
     def parse_list_page(self, response, section, page: int):
+        walk = self.walks[section.list_url]
+        if response.status in REDIRECTS:
+            follow = self._redirect(response, "redirect", same=lambda target: _same_list(response, target))
+            walk.failed = walk.failed or isinstance(follow, dict)
+            yield follow
+            return
         if response.status != 200:  # 304/404/410 are let through for articles, not lists
+            walk.failed = True
             yield failure_item(response.url, "list", f"{section.name} page {page}: HTTP {response.status}")
             return
         try:
-            rows = parse_list(response.text, response.url, extra_hosts=self.extra_hosts)
+            html = decode_html(response.body, _header(response, b"Content-Type"))
+            rows = parse_list(html, response.url, extra_hosts=self.extra_hosts)
         except (AttributeError, ValueError) as exc:  # not text at all, or undecodable
+            walk.failed = True
             yield failure_item(response.url, "list", f"{section.name} page {page}: cannot read list page: {exc}")
             return
         if not rows:
             if page == section.first_page:
                 # The first page of a channel always has rows: an empty one means the
                 # markup or the URL moved, and the operator must hear about it.
+                walk.failed = True
                 yield failure_item(response.url, "list", f"{section.name}: first list page has no article links")
+            else:
+                walk.done = True
             return
         fresh = [r for r in rows if r["id"] not in self.seen_on_lists]
         unseen = [r for r in fresh if r["id"] not in self.known]
         self.seen_on_lists.update(r["id"] for r in rows)
+        walk.ids.update(r["id"] for r in rows)
         for row in rows:
             if row["id"] in self.known and self.mode != "full":
                 continue
-            request = self._article_request(row["id"])
+            request = self._article_request(row["id"], channel=section.list_url)
             if request is not None:
                 yield request
         cap = min(x for x in (section.max_pages, self.config.crawl.max_pages) if x is not None)
         pages_done = page - section.first_page + 1
         if pages_done >= cap:
             logger.info("%s: stopping at the page cap (%d pages)", section.name, cap)
+            walk.done = True
             return
         if not fresh:
             # A page that only repeats rows already seen in this run: the site ignores the
             # page parameter (or loops). Stop rather than walk to the cap.
+            walk.done = True
             return
-        if self.mode != "full" and not unseen:
+        baseline = section.list_url in self.in_baseline
+        if self.mode != "full" and not unseen and not baseline:
+            walk.done = True
             return
         yield self._list_request(section, page + 1)
 
     # ------------------------------------------------------------------ articles
     def parse_article_page(self, response, article_id: str):
+        if response.status in REDIRECTS:
+            yield self._redirect(response, "redirect", same=lambda target: article_id_from_path(target) == article_id,
+                                 article_id=article_id)
+            return
         if response.status == 304:
             yield {"kind": "not_modified", "id": article_id}
             return
@@ -167,17 +211,57 @@ class LawyersSpider(scrapy.Spider):
             "record": record,
             "etag": _header(response, b"ETag"),
             "last_modified": _header(response, b"Last-Modified"),
+            "channel": response.meta.get("barwatch_channel"),
         }
+
+    # ------------------------------------------------------------------ redirects
+    def _redirect(self, response, kind: str, same, article_id: str | None = None):
+        """Follow a redirect that stays on the site and on the same page, else a failure."""
+        chain = [*response.meta.get("barwatch_redirects", ()), response.url]
+        location = response.headers.get(b"Location")
+        if not location:
+            return failure_item(response.url, kind, f"HTTP {response.status} without a Location header", article_id)
+        target = urljoin(response.url, location.decode("latin-1").strip())
+        parts = urlsplit(target)
+        on_site = parts.scheme in ("http", "https") and (parts.hostname in SITE_HOSTS or parts.netloc in self.extra_hosts)
+        if target in chain:
+            return failure_item(chain[0], kind, "redirect loop: " + " -> ".join([*chain, target]), article_id)
+        if len(chain) > MAX_REDIRECTS:
+            return failure_item(chain[0], kind, f"more than {MAX_REDIRECTS} redirects, last to {target}", article_id)
+        if not (on_site and same(target)):
+            what = "another article" if on_site else "another host"
+            return failure_item(chain[0], kind, f"HTTP {response.status} redirect to {what}: {target}", article_id)
+        meta = {**response.request.meta, "barwatch_redirects": chain}
+        return response.request.replace(url=target, meta=meta, dont_filter=True)
 
     def on_error(self, failure):
         request = failure.request
         article_id = request.cb_kwargs.get("article_id")
+        section = request.cb_kwargs.get("section")
+        if failure.check(RobotsUnavailable):
+            # Recorded once per host; every other request to it is skipped quietly.
+            host = urlsplit(request.url).netloc
+            if host in self.robots_failed:
+                return
+            self.robots_failed.add(host)
+            yield failure_item(f"{urlsplit(request.url).scheme}://{host}/robots.txt", "robots", failure.getErrorMessage())
+            return
+        if failure.check(RobotsForbidden):
+            # robots.txt said no: the site's wish, not a failure to retry or to count.
+            logger.info("skipped %s: %s", request.url, failure.getErrorMessage())
+            if section is not None:
+                self.forbidden_lists.add(section.list_url)
+            return
+        if section is not None:
+            self.walks[section.list_url].failed = True
         if failure.check(HttpError):  # before IgnoreRequest: HttpError is a subclass of it
             message = f"HTTP {failure.value.response.status}"
         elif failure.check(IgnoreRequest):
-            # robots.txt said no: the site's wish, not a failure to retry or to count.
             logger.info("skipped %s: %s", request.url, failure.getErrorMessage())
             return
+        elif failure.check(DownloadCancelledError, CancelledError):
+            limit = self.settings.getint("DOWNLOAD_MAXSIZE")
+            message = f"download cancelled: larger than the {limit // (1024 * 1024)} MiB limit (DOWNLOAD_MAXSIZE)"
         elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
             message = "timed out"
         elif failure.check(ConnectionRefusedError, DownloadConnectionRefusedError):
@@ -189,6 +273,21 @@ class LawyersSpider(scrapy.Spider):
         kind = "fetch" if article_id else "list"
         logger.warning("failed %s: %s", request.url, message)
         yield failure_item(request.url, kind, message, article_id)
+
+
+class Walk:
+    """One channel's walk in this run: the ids its lists showed, whether it got to its end."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.done = False
+        self.failed = False
+
+
+def _same_list(response, target: str) -> bool:
+    origin = urlsplit(response.meta.get("barwatch_redirects", [response.url])[0])
+    parts = urlsplit(target)
+    return (parts.path.rstrip("/"), parts.query) == (origin.path.rstrip("/"), origin.query)
 
 
 def failure_item(url: str, kind: str, message: str, article_id: str | None = None) -> dict:
