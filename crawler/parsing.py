@@ -18,6 +18,7 @@ All functions are pure: no I/O, no clock, no logging.
 """
 from __future__ import annotations
 
+import codecs
 import copy
 import dataclasses
 import datetime as _dt
@@ -32,10 +33,11 @@ from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import read_bom, resolve_encoding, to_unicode
 
 from crawler.textnorm import Keyed, collapse_ws, key_of, strip_controls
 from crawler.urls import article_id_from_link, article_id_from_path, canonical_article_url
+from storage.textops import one_line
 
 __all__ = [
     "DEFAULT_RULES",
@@ -362,15 +364,92 @@ DEFAULT_RULES = ParseRules()
 
 # --------------------------------------------------------------------------- decoding
 
-def decode_html(data: bytes, content_type: str | None = None) -> str:
-    """Bytes -> text: HTTP charset, else a BOM, else the <meta> declaration, else UTF-8.
+# Labels of the GB family: GB18030 is the superset of each (as in browsers).
+_GB_LABELS = frozenset(
+    "gb2312 gbk x-gbk gb_2312-80 gb_2312 gb-2312 csgb2312 chinese iso-ir-58 csiso58gb231280 "
+    "cp936 ms936 windows-936 euc-cn x-euc-cn gb18030".split()
+)
+# Python codecs that are no web encoding: never taken from a header or a page.
+_NOT_WEB = frozenset(
+    "utf-7 unicode-escape raw-unicode-escape punycode idna undefined mbcs oem "
+    "utf-16 utf-16-le utf-16-be utf-32 utf-32-le utf-32-be".split()
+)
+_HEADER_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_META_SCAN = 4096  # bytes of the page searched for a <meta> declaration
+_META_SCAN_RE = re.compile(
+    r"<!--.*?(?:-->|$)|<meta(?=[\s/])(?P<meta>[^>]*)|<\?xml\s(?P<xml>[^>]*)|<body[\s>]", re.I | re.S
+)
+_META_CHARSET_RE = re.compile(r"""\bcharset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_XML_ENCODING_RE = re.compile(r"""\bencoding\s*=\s*["']\s*([\w.:-]+)""", re.I)
 
-    Pages declaring GB2312/GBK are decoded as GB18030 (its superset), which w3lib does.
+
+def _encoding(label: str | None) -> str | None:
+    """The Python codec for a charset label, or None when it is unknown or no web encoding
+    (None: the next source decides). GB2312/GBK and their aliases are GB18030."""
+    label = (label or "").strip().lower()
+    if not label:
+        return None
+    if label in _GB_LABELS:
+        return "gb18030"
+    name = resolve_encoding(label)  # w3lib: WHATWG aliases (latin1 -> cp1252), never UTF-7
+    if name is None:
+        return None
+    info = codecs.lookup(name)
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_WEB:
+        return None
+    return info.name
+
+
+def _declared_in_page(data: bytes) -> str | None:
+    """The encoding a <meta charset>, <meta http-equiv="Content-Type" content="...;
+    charset=..."> or <?xml encoding?> in the first few KB declares (comments skipped,
+    nothing after <body>); None if none names a usable encoding."""
+    head = data[:_META_SCAN].decode("latin-1")
+    for m in _META_SCAN_RE.finditer(head):
+        if m.group("meta") is not None:
+            found = _META_CHARSET_RE.search(m.group("meta"))
+        elif m.group("xml") is not None:
+            found = _XML_ENCODING_RE.search(m.group("xml"))
+        elif m.group(0).lower().startswith("<body"):
+            return None
+        else:  # a comment
+            continue
+        enc = _encoding(found.group(1)) if found else None
+        if enc is not None:
+            return enc
+    return None
+
+
+def decode_html(data: bytes, content_type: str | None = None) -> str:
+    """Bytes -> text, by a rule that cannot turn a correct page into mojibake.
+
+    1. Bytes that are valid UTF-8 are UTF-8, whatever the label says. GB18030 decodes
+       almost any byte sequence without an error, so UTF-8 read as GB18030 gives
+       ``涓婃捣甯傚緥甯堝崗浼`` for 上海市律师协会 and no U+FFFD to notice; the
+       converse, a GB page that happens to be valid UTF-8, does not occur in practice.
+       (Pure ASCII reads the same in every label the page could carry.)
+    2. Otherwise a byte-order mark, then the charset of the HTTP Content-Type header,
+       then the ``<meta>`` declaration in the first few KB, then GB18030 (the site's
+       legacy encoding). A UTF-8 label is known to be false by then and is skipped (a
+       GB18030 page served as ``charset=utf-8`` is the usual mislabel). GB2312/GBK and their aliases are GB18030. Unknown labels, and
+       labels of no ASCII-compatible web encoding (UTF-16/32 without a BOM, UTF-7,
+       Python's base64 and friends), are skipped. Bytes that do not decode become
+       U+FFFD, which ``storage.textops.encoding_problem`` reports.
     """
     if isinstance(data, str):
         return data
-    _enc, text = html_to_unicode(content_type, bytes(data))
-    return text
+    data = bytes(data)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    bom_encoding, bom = read_bom(data)
+    if bom_encoding is not None:
+        return to_unicode(data[len(bom):], bom_encoding)
+    header = _HEADER_CHARSET_RE.search(content_type or "")
+    labels = ((_encoding(header.group(1)) if header else None), _declared_in_page(data))
+    encoding = next((e for e in labels if e and e != "utf-8"), "gb18030")
+    return to_unicode(data, encoding)
 
 
 def _to_text(html: str | bytes) -> str:
@@ -381,8 +460,26 @@ def _to_text(html: str | bytes) -> str:
     return html
 
 
+# A character reference to NUL, a surrogate or beyond U+10FFFF is parsed as U+FFFD, which
+# would read as a decoding failure (storage.textops.encoding_problem): drop it instead.
+_CHAR_REF_RE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+
+
+def _drop_void_ref(m: re.Match) -> str:
+    digits, base = (m.group(1), 16) if m.group(1) is not None else (m.group(2), 10)
+    digits = digits.lstrip("0")
+    if len(digits) > 8:
+        return ""
+    value = int(digits or "0", base)
+    return "" if value == 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m.group(0)
+
+
 def _parse_tree(text: str) -> lxml.html.HtmlElement | None:
+    # Literal control characters go before parsing (lxml makes a NUL U+FFFD); the ones
+    # written as character references (&#27;) exist only after it: _clean_record.
     text = strip_controls(text)
+    if "&#" in text:
+        text = _CHAR_REF_RE.sub(_drop_void_ref, text)
     if not text.strip():
         return None
     # Parse bytes with an explicit encoding: lxml refuses str input that carries an
@@ -1150,7 +1247,39 @@ def parse_article(html: str | bytes, url: str, rules: ParseRules | None = DEFAUL
         "body": "\n".join(body or []),
         "attachments": _attachments(region, canonical, rules),
     }
-    return record
+    return _clean_record(record)
+
+
+def _clean_record(record: dict) -> dict:
+    """Control characters out of every string of the record, after entity decoding.
+
+    ``&#27;]0;title&#7;`` in the page is a real ESC and BEL only once lxml has decoded
+    it. One-line fields go through ``one_line``; the body keeps one paragraph a line,
+    each cleaned the same way, and a paragraph that was nothing but controls goes.
+    """
+    out: dict = {}
+    for key, value in record.items():
+        if key == "body" and isinstance(value, str):
+            value = "\n".join(p for p in (one_line(line) for line in value.split("\n")) if p)
+        elif isinstance(value, str):
+            value = one_line(value) or None
+        elif isinstance(value, list):
+            value = [_clean_value(v) for v in value]
+            value = [v for v in value if v not in (None, "")]
+        elif isinstance(value, dict):
+            value = _clean_value(value)
+        out[key] = value
+    return out
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {k: _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- lists
@@ -1255,4 +1384,4 @@ def parse_list(html: str | bytes, url: str, extra_hosts: frozenset[str] | set[st
             for k in ("title", "date", "category"):
                 if rows[aid][k] is None and entry[k] is not None:
                     rows[aid][k] = entry[k]
-    return [rows[aid] for aid in order]
+    return [_clean_record(rows[aid]) for aid in order]

@@ -113,7 +113,7 @@ class ArchivePipeline:
             return f"storage error: {self.storage_error}"
         unavailable = self.crawler.stats.get_value("barwatch/robots_unavailable")
         if unavailable:
-            return f"robots.txt unavailable: {unavailable}"
+            return unavailable
         sections = {s.list_url for s in spider.config.sections}
         if sections and sections <= spider.forbidden_lists:
             message = "robots.txt disallows every configured list page: nothing was crawled"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from storage.textops import clean_text
+
 # Traditional -> simplified, limited to characters that occur in ParseRules patterns
 # (labels, footer, furniture, top bar, nav). Everything else passes through untouched.
 _TRAD = "當頁時間發閱讀瀏覽點擊來權聲滬備號網術務電話郵師協會東編員訴訟費計詢圖請處饋鏈關閉頂實習證兩轉銷結業鑒鑑換執統碼須紹黨導報設規則華達動態聞專論評訊庫區書長門質數類項應從熱載傳單辦據標題檔屬擊鍵錄註賬戶碼鄉級縣條"
@@ -25,8 +27,6 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 PINYIN_NOTE_RE = re.compile(rf"(?<=[{_CJK}])\([{_PINYIN_CHARS}]{{1,7}}\)")
 
 _WS_RE = re.compile(r"\s+")
-# C0 controls other than tab/newline/CR break lxml and never carry text on this site.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def collapse_ws(text: str) -> str:
@@ -35,7 +35,13 @@ def collapse_ws(text: str) -> str:
 
 
 def strip_controls(text: str) -> str:
-    return _CONTROL_RE.sub("", text)
+    """``text`` without control characters (storage.textops.clean_text, the one definition).
+
+    On raw HTML this keeps a literal NUL from becoming U+FFFD in lxml (which would read
+    as a decoding failure); character references such as ``&#27;`` are only decoded by
+    the parser, so the parsed record is cleaned again (crawler.parsing).
+    """
+    return clean_text(text) or ""
 
 
 class Keyed:

@@ -309,7 +309,7 @@ def cmd_daemon(args) -> int:
     from scheduler.daemon import run_daemon
 
     config = _load_config(args)
-    return run_daemon(args.db, config, config_path=args.config, base_url=args.base_url)
+    return run_daemon(args.db, config, config_path=args.config, base_url=args.base_url, every_seconds=args.every_seconds)
 
 
 def cmd_demo(args) -> int:
@@ -416,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml")
     _db(p), _config(p)
     p.add_argument("--base-url", help="replace scheme and host of every configured URL")
+    # Tests need crawls seconds apart; the config allows 1 minute at the least.
+    p.add_argument("--every-seconds", type=_positive_int, help=argparse.SUPPRESS)
 
     p = _command(sub, "demo", cmd_demo, "Serve the bundled fixture site on 127.0.0.1, crawl it into a fresh archive and show it.",
                  "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db")

@@ -133,7 +133,8 @@ def notify_with_backoff(state: DaemonState, db_path: str, config: Config) -> Non
         logger.warning("notify: will try again in %.0f s (failure %d)", delay, state.notify_failures)
 
 
-def build_scheduler(state: DaemonState, db_path: str, config: Config, config_path, base_url) -> BlockingScheduler:
+def build_scheduler(state: DaemonState, db_path: str, config: Config, config_path, base_url,
+                    every_seconds: int | None = None) -> BlockingScheduler:
     # One worker: jobs queue behind each other instead of overlapping. coalesce folds a
     # backlog of missed runs (laptop asleep, long crawl) into one run, not a burst.
     scheduler = BlockingScheduler(
@@ -142,7 +143,9 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
         timezone="UTC",
     )
     sched = config.schedule
-    if sched.cron:
+    if every_seconds:
+        trigger = IntervalTrigger(seconds=every_seconds, timezone="UTC")
+    elif sched.cron:
         trigger = CronTrigger.from_crontab(sched.cron, timezone="UTC")
     else:
         trigger = IntervalTrigger(minutes=sched.interval_minutes or 60, timezone="UTC")
@@ -158,10 +161,11 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
     return scheduler
 
 
-def run_daemon(db_path: str, config: Config, config_path: str | None = None, base_url: str | None = None) -> int:
+def run_daemon(db_path: str, config: Config, config_path: str | None = None, base_url: str | None = None,
+               every_seconds: int | None = None) -> int:
     setup_logging()
     state = DaemonState()
-    scheduler = build_scheduler(state, db_path, config, config_path, base_url)
+    scheduler = build_scheduler(state, db_path, config, config_path, base_url, every_seconds)
 
     def stop(signum, frame):
         if state.stopping.is_set():
@@ -182,6 +186,8 @@ def run_daemon(db_path: str, config: Config, config_path: str | None = None, bas
     signal.signal(signal.SIGINT, stop)
     sched = config.schedule
     every = f"cron '{sched.cron}'" if sched.cron else f"every {sched.interval_minutes} min"
+    if every_seconds:
+        every = f"every {every_seconds} s"
     logger.info("daemon started: archive %s, incremental crawl %s%s", db_path, every,
                 f", full crawl cron '{sched.full_cron}'" if sched.full_cron else "")
     scheduler.start()

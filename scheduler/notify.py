@@ -33,8 +33,8 @@ from typing import TextIO
 from crawler.config import ALERT_MODES, AlertSettings, parse_addresses, valid_address
 from storage import outbox
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
-from storage.outbox import KINDS, PendingAlert
-from storage.textops import paragraph_changes, render_changes_html, render_changes_text
+from storage.outbox import KINDS, OPERATIONS, PendingAlert
+from storage.textops import clean_text, one_line, paragraph_changes, render_changes_html, render_changes_text
 
 MODES = ALERT_MODES
 TLS_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
@@ -47,6 +47,10 @@ MAX_SUBJECT_TITLE = 80
 _SUBJECT_COUNT = {"new": "篇新文章", "changed": "篇修改", "removed": "篇删除"}
 _SUBJECT_SINGLE = {"new": "新文章", "changed": "文章修改", "removed": "文章删除"}
 _SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除"}
+# Operations notices (outbox.OPERATIONS: a run failed, failures keep coming, a run is held)
+# come first in a digest, under their own heading, and each is its own mail per article.
+_OPS_HEAD = "运行通知"
+_OPS_COUNT = "条运行通知"
 
 
 # --------------------------------------------------------------------------- settings
@@ -172,8 +176,11 @@ class Message:
         return self.email.get_body(("html",)).get_content()
 
 
-def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
+# Everything taken from the site or the archive passes through one_line (headers, one-line
+# fields) or clean_text (whole parts): rows stored by an older barwatch may hold control
+# characters, and a mail must never carry an ESC, a bidi override or a header break.
+def _one_line(text) -> str:
+    return one_line(None if text is None else str(text))
 
 
 def _title(alert: PendingAlert) -> str:
@@ -185,21 +192,37 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _counts(alerts: Sequence[PendingAlert]) -> dict[str, int]:
-    return {k: sum(1 for a in alerts if a.kind == k) for k in KINDS}
+    return {k: sum(1 for a in alerts if a.kind == k) for k in (OPERATIONS, *KINDS)}
 
 
 def _summary(counts: dict[str, int]) -> str:
-    return "，".join(f"{counts[k]} {_SUBJECT_COUNT[k]}" for k in KINDS if counts[k])
+    words = {OPERATIONS: _OPS_COUNT, **_SUBJECT_COUNT}
+    return "，".join(f"{counts[k]} {words[k]}" for k in (OPERATIONS, *KINDS) if counts.get(k))
+
+
+def _notice_lines(alert: PendingAlert) -> list[str]:
+    """The lines of an operations notice, each cleaned to one line; blank lines dropped."""
+    lines = [_one_line(line) for line in (clean_text(alert.notice) or "").split("\n")]
+    return [line for line in lines if line] or [_one_line(alert.incident) or "（无说明）"]
+
+
+def _header(text: str) -> str:
+    """A header value: no control characters and no line break (a trailing space stays)."""
+    return (clean_text(text) or "").replace("\n", " ")
 
 
 def subject_for(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     """``【barwatch】上海律协网站：2 篇新文章，1 篇修改，1 篇删除`` (zero counts left out);
-    in per-article mode ``【barwatch】上海律协网站新文章：<title>``."""
-    prefix = " ".join(config.subject_prefix.splitlines())  # a trailing space is the user's choice
+    in per-article mode ``【barwatch】上海律协网站新文章：<title>``. Operations notices
+    count first (``1 条运行通知``); alone in a mail (per-article mode) the subject is
+    ``【barwatch】运行通知：<first line of the notice>``."""
+    prefix = _header(config.subject_prefix)  # a trailing space is the user's choice
     if config.mode == "per_article" and len(alerts) == 1:
         a = alerts[0]
-        return f"{prefix}{SITE_NAME}{_SUBJECT_SINGLE[a.kind]}：{_shorten(_title(a), MAX_SUBJECT_TITLE)}"
-    return f"{prefix}{SITE_NAME}：{_summary(_counts(alerts))}"
+        if a.kind == OPERATIONS:
+            return _header(f"{prefix}{_OPS_HEAD}：{_shorten(_notice_lines(a)[0], MAX_SUBJECT_TITLE)}")
+        return _header(f"{prefix}{SITE_NAME}{_SUBJECT_SINGLE[a.kind]}：{_shorten(_title(a), MAX_SUBJECT_TITLE)}")
+    return _header(f"{prefix}{SITE_NAME}：{_summary(_counts(alerts))}")
 
 
 def _meta(alert: PendingAlert, with_section: bool = True) -> list[tuple[str, str]]:
@@ -233,7 +256,7 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]
     meta = _meta(alert)
     if meta:
         out.append(ind + "｜".join(f"{k}：{v}" for k, v in meta))
-    out.append(f"{ind}链接：{alert.url or '（无）'}")
+    out.append(f"{ind}链接：{_one_line(alert.url) or '（无）'}")
     if alert.kind == "new":
         lines, more = _body_lines(alert.content.get("body"), config.body_lines)
         out += [ind + line for line in lines] + ([ind + "……"] if more else [])
@@ -250,13 +273,25 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]
             if len(changes) > MAX_CHANGES:
                 out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
     else:
-        out.append(f"{ind}该文章已从网站删除（{alert.created_at} 发现）。")
+        out.append(f"{ind}该文章已从网站删除（{_one_line(alert.created_at)} 发现）。")
     return out
+
+
+def _ops_text(n: int, alert: PendingAlert) -> list[str]:
+    first, *rest = _notice_lines(alert)
+    return [f"{n}. {first}", *("   " + line for line in rest)]
 
 
 def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     first = alerts[0]
     out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first)}：{_summary(_counts(alerts))}"]
+    ops = [a for a in alerts if a.kind == OPERATIONS]
+    if ops:
+        out += ["", f"【{_OPS_HEAD}】"]
+        for i, alert in enumerate(ops, 1):
+            if i > 1:
+                out.append("")
+            out += _ops_text(i, alert)
     for kind in KINDS:
         group = [a for a in alerts if a.kind == kind]
         if not group:
@@ -267,21 +302,22 @@ def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
                 out.append("")
             out += _entry_text(i, alert, config)
     out += ["", "-- ", "barwatch 自动发送，请勿回复。"]
-    return "\n".join(out) + "\n"
+    return clean_text("\n".join(out) + "\n")
 
 
 def _run_label(alert: PendingAlert) -> str:
     if alert.run_id is None:
         return "发现"
-    when = f"（{alert.run_started_at} 开始）" if alert.run_started_at else ""
+    when = f"（{_one_line(alert.run_started_at)} 开始）" if alert.run_started_at else ""
     return f"第 {alert.run_id} 次抓取{when}发现"
 
 
 def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(str(text)) or "", quote=True)
 
 
 def _link(url: str | None, label: str) -> str:
+    url = _one_line(url)
     if url and url.lower().startswith(("https://", "http://")):
         return f'<a href="{_esc(url)}">{_esc(label)}</a>'
     return _esc(label)
@@ -292,8 +328,8 @@ def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
     meta = _meta(alert)
     if meta:
         parts.append("<br><small>" + "｜".join(f"{_esc(k)}：{_esc(v)}" for k, v in meta) + "</small>")
-    if alert.url:
-        parts.append(f"<br><small>{_esc(alert.url)}</small>")
+    if _one_line(alert.url):
+        parts.append(f"<br><small>{_esc(_one_line(alert.url))}</small>")
     if alert.kind == "new":
         lines, more = _body_lines(alert.content.get("body"), config.body_lines)
         if more:
@@ -317,6 +353,10 @@ def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
     return "".join(parts)
 
 
+def _ops_html(alert: PendingAlert) -> str:
+    return "<li>" + "<br>".join(_esc(line) for line in _notice_lines(alert)) + "</li>"
+
+
 _STYLE = (
     "del{background:#fdd;color:#a00}"
     "ins{background:#dfd;color:#060;text-decoration:none}"
@@ -331,6 +371,11 @@ def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
         f"<style>{_STYLE}</style></head><body>",
         f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first))}：{_esc(_summary(_counts(alerts)))}</p>",
     ]
+    ops = [a for a in alerts if a.kind == OPERATIONS]
+    if ops:
+        out.append(f"<h3>{_esc(_OPS_HEAD)}</h3><ol>")
+        out += [_ops_html(a) for a in ops]
+        out.append("</ol>")
     for kind in KINDS:
         group = [a for a in alerts if a.kind == kind]
         if group:
@@ -338,7 +383,7 @@ def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
             out += [_entry_html(a, config) for a in group]
             out.append("</ol>")
     out.append("<p><small>barwatch 自动发送，请勿回复。</small></p></body></html>")
-    return "\n".join(out) + "\n"
+    return clean_text("\n".join(out) + "\n")
 
 
 def _message_id(alerts: Sequence[PendingAlert], domain: str) -> str:

@@ -26,7 +26,7 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from storage import search
-from storage.textops import char_segments
+from storage.textops import char_segments, clean_text, one_line
 
 # --------------------------------------------------------------------------- SQL functions
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
@@ -46,6 +46,16 @@ def sql_fts_query(query, columns="all"):
 
 def sql_snippet(text, query, width=80):
     return search.highlight(text, str(query or ""), width=int(width or 80))
+
+
+def sql_clean(text):
+    """barwatch_clean(text): ``clean_text`` on text values; other values unchanged."""
+    return clean_text(text) if isinstance(text, str) else text
+
+
+def sql_one_line(text):
+    """barwatch_one_line(text): ``one_line`` on text values; other values unchanged."""
+    return one_line(text) if isinstance(text, str) else text
 
 
 def _is_archive(conn: sqlite3.Connection) -> bool:
@@ -68,6 +78,10 @@ def prepare_connection(conn, database, datasette):
     # Sections of mirror copies are traditional with pinyin (律協(xié)動態): the chart and
     # the per-month query count them with their simplified channel.
     conn.create_function("barwatch_fold", 1, search.fold_text, deterministic=True)
+    # Control characters out of stored text (rows of older barwatch versions too): the
+    # Atom feed's XML cannot carry them, and a terminal or reader must not act on them.
+    conn.create_function("barwatch_clean", 1, sql_clean, deterministic=True)
+    conn.create_function("barwatch_one_line", 1, sql_one_line, deterministic=True)
     # trylast: Datasette's own escape_fts is registered before this one and is replaced.
     if _is_archive(conn):
         conn.create_function("escape_fts", 1, sql_fts_query)

@@ -39,6 +39,8 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from storage.textops import clean_text, one_line
+
 FTS_TABLE = "articles_fts"
 MAP_TABLE = "articles_fts_map"
 TITLE_COLUMNS = ("title_chars", "title_words")
@@ -528,7 +530,9 @@ def highlight(text: str | None, query: str, markers: tuple[str, str] = DEFAULT_M
     rarest, then the most hits) wins. With no hit, or an unparsable query, the start of
     the text, unmarked.
     """
-    text = text or ""
+    # Cleaned first (rows of older barwatch versions may hold control characters), so
+    # the positions below are positions in the text that is shown.
+    text = clean_text(text) or ""
     try:
         groups, _ = parse_query(query)
     except ValueError:
@@ -665,13 +669,15 @@ def format_results(results: list[dict]) -> str:
     """Terminal listing: one block per hit, best first."""
     if not results:
         return "no matching articles"
+    # Every value is one line without control characters: a stored title must not be able
+    # to move the cursor, retitle the terminal or reorder what is shown (one_line).
     lines = []
     for n, r in enumerate(results, 1):
-        meta = "  ".join(x for x in (r.get("published"), r.get("section")) if x)
-        lines.append(f"{n:>2}. {r.get('title') or '(no title)'}")
+        meta = "  ".join(x for x in (one_line(r.get("published")), one_line(r.get("section"))) if x)
+        lines.append(f"{n:>2}. {one_line(r.get('title')) or '(no title)'}")
         if meta:
             lines.append(f"    {meta}")
-        if r.get("snippet"):
-            lines.append(f"    {r['snippet']}")
-        lines.append(f"    {r.get('url')}  [{r.get('id', '')[:8]}]")
+        if one_line(r.get("snippet")):
+            lines.append(f"    {one_line(r.get('snippet'))}")
+        lines.append(f"    {one_line(r.get('url'))}  [{one_line(r.get('id'))[:8]}]")
     return "\n".join(lines)

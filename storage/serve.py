@@ -40,7 +40,7 @@ limit 100
 """
 
 RECENT_CHANGES_SQL = """
-select v.fetched_at, a.title, v.version, v.diff, v.article_id, a.url, r.status as run_status
+select v.fetched_at, a.title, v.version, v.diff, v.article_id, a.url, r.status as run_status, r.held as run_held, v.note
 from versions v
 join articles a on a.id = v.article_id
 left join crawl_runs r on r.id = v.run_id
@@ -63,21 +63,23 @@ order by v.article_id, v.version
 # datasette-atom: atom_id, atom_title, atom_updated are required. Changes of a run that is
 # held as suspect (a layout change may make every article look edited) stay out of the
 # feed until the operator releases the run. datasette-atom fails on a feed with no rows,
-# so an empty archive yields one placeholder entry instead.
+# so an empty archive yields one placeholder entry instead. Every text column goes through
+# barwatch_clean/barwatch_one_line (storage.datasette_plugin): a control character stored
+# by an older barwatch would otherwise make the XML invalid and the feed answer 500.
 FEED_SQL = """
 select * from (
-  select 'urn:barwatch:' || v.article_id || ':v' || v.version as atom_id,
-         case when v.version = 1 then '新文章 New: ' else '修改 Changed (v' || v.version || '): ' end
-           || coalesce(v.title, a.title, v.article_id) as atom_title,
-         v.fetched_at as atom_updated,
-         a.url as atom_link,
-         case when v.version = 1
+  select barwatch_one_line('urn:barwatch:' || v.article_id || ':v' || v.version) as atom_id,
+         barwatch_one_line(case when v.version = 1 then '新文章 New: ' else '修改 Changed (v' || v.version || '): ' end
+           || coalesce(v.title, a.title, v.article_id)) as atom_title,
+         barwatch_one_line(v.fetched_at) as atom_updated,
+         barwatch_one_line(a.url) as atom_link,
+         barwatch_clean(case when v.version = 1
               then coalesce(v.published, '') || ' ' || coalesce(a.section, '') || char(10) || substr(coalesce(v.body, ''), 1, 600)
-              else substr(coalesce(v.diff, ''), 1, 4000) end as atom_content
+              else substr(coalesce(v.diff, ''), 1, 4000) end) as atom_content
   from versions v
   join articles a on a.id = v.article_id
   left join crawl_runs r on r.id = v.run_id
-  where r.status is not 'suspect'
+  where coalesce(r.held, '') is not 'suspect' and coalesce(v.note, '') not like 'repair%'
   order by v.fetched_at desc, v.article_id, v.version desc
   limit 50
 )
@@ -132,12 +134,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "content_hash": "Hash of this version's normalised content fields.",
         "diff": "Unified diff from the previous version (empty for version 1).",
         "run_id": "The crawl run that found this version (crawl_runs.id).",
+        "note": "Empty for an edit; 'repair: …' when a garbled stored version was replaced by the clean page "
+        "(no alert); 'held: …' when the body shrank so much that the change waits for `barwatch release`.",
     },
     "crawl_runs": {
         "id": "Run number.",
         "started_at": "Start (UTC).",
         "finished_at": "End (UTC); empty while running or after a crash.",
-        "status": "running, ok, suspect (too many changes: alerts held), released, or failed.",
+        "status": "running; ok; partial (some pages failed); failed (nothing fetched, robots.txt unreachable, "
+        "every list disallowed, or a storage error); interrupted (stopped or killed before the end).",
         "mode": "full (every list page) or incremental.",
         "requests": "HTTP requests made.",
         "new": "Articles archived for the first time.",
@@ -145,8 +150,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "unchanged": "Articles re-checked without change.",
         "removed": "Articles found gone.",
         "failed": "Pages that could not be fetched or parsed.",
-        "baseline": "1 for the first run into an empty archive (its new articles send no alerts).",
-        "note": "Why a run is suspect or failed.",
+        "baseline": "1 for the archive's first crawl (new articles of a channel in baseline send no alerts).",
+        "note": "Why a run failed, was interrupted or is held.",
+        "held": "Empty, or suspect (too many changes or a shrunken body: change alerts wait), "
+        "or released (an operator confirmed it with `barwatch release`).",
     },
     "views": {
         "article_id": "The article (articles.id).",
@@ -156,22 +163,51 @@ COLUMNS: dict[str, dict[str, str]] = {
     "alerts": {
         "id": "Alert number.",
         "article_id": "The article (articles.id).",
-        "kind": "new, changed or removed.",
+        "kind": "new, changed, removed, or operations (a notice about barwatch itself: a failed run, "
+        "repeated failures, a held run; sent whatever [alerts] kinds says).",
         "run_id": "The run that raised it (crawl_runs.id).",
         "created_at": "When it was queued (UTC).",
         "sent_at": "When it was mailed (UTC); empty while pending or held.",
         "attempts": "Delivery attempts so far.",
         "last_error": "Error of the last failed delivery.",
         "version": "The article version the alert is about.",
+        "incident": "Operations notices: the incident (crawl-failed, crawl-partial, held:<run>).",
+        "notice": "Operations notices: the message.",
     },
     "failures": {
         "id": "Failure number.",
         "run_id": "The run (crawl_runs.id).",
         "url": "The URL that failed.",
         "article_id": "The article, when the URL is one.",
-        "kind": "http, parse, extraction (drift guard kept the stored version), ...",
+        "kind": "fetch, list, http, parse, extraction (drift guard kept the stored version), encoding (the page "
+        "did not decode cleanly), redirect (off the site or to another article, or a loop), robots, storage.",
         "message": "What went wrong.",
         "at": "When (UTC).",
+    },
+    "channels": {
+        "url_template": "The channel's identity: its list URL with {page} where the page number goes.",
+        "name": "The channel's name (from the config's [[sections]]).",
+        "first_seen": "When barwatch first walked it (UTC).",
+        "baseline_done_at": "When its first walk finished (UTC); empty while in baseline "
+        "(what it lists until then is backlog, announced to nobody).",
+        "last_walked": "When a walk of it last finished (UTC).",
+    },
+    "backlog": {
+        "article_id": "An article a channel's baseline walk listed but could not store then.",
+        "url_template": "The channel (channels.url_template).",
+        "added_at": "When (UTC). The row goes when the article is stored, without an alert.",
+    },
+    "incidents": {
+        "key": "crawl-failed, crawl-partial (the same failures several runs in a row) or held:<run>.",
+        "opened_at": "When it started (UTC); an operations notice went out.",
+        "opened_run": "The run that started it.",
+        "closed_at": "When it cleared (UTC); empty while open.",
+        "closed_run": "The run that cleared it.",
+        "detail": "The notice sent when it started.",
+    },
+    "meta": {
+        "key": "A setting barwatch keeps in the archive itself.",
+        "value": "Its value.",
     },
 }
 
@@ -216,6 +252,18 @@ TABLES: dict[str, dict] = {
         "sort_desc": "id",
         "facets": ["kind"],
     },
+    "channels": {
+        "title": "Channels · 栏目",
+        "description": "The list pages barwatch walks, each with a baseline of its own.",
+        "sort_desc": "first_seen",
+    },
+    "backlog": {"title": "Backlog", "description": "Listed before a channel's baseline ended; never announced.", "hidden": True},
+    "incidents": {
+        "title": "Incidents · 运行事件",
+        "description": "Breakage of barwatch itself: one notice when it starts, one when it clears.",
+        "sort_desc": "opened_at",
+    },
+    "meta": {"title": "Meta", "description": "barwatch's own bookkeeping.", "hidden": True},
     search.MAP_TABLE: {
         "title": "Search index map",
         "description": "Which article each full-text index row holds, and the segmenter version; "

@@ -7,6 +7,7 @@ an edit.
 """
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import html
@@ -134,14 +135,26 @@ def paragraph_changes(old: dict, new: dict) -> list[ParagraphChange]:
     return changes
 
 
+def _shown(segments: tuple[Segment, ...]) -> list[tuple[str, str]]:
+    """(op, text) of the runs as the renderers show them: control characters removed
+    (``clean_text``; a stored version of an older barwatch may hold them), a line break
+    shown as a space, and a run left with no text dropped."""
+    out = []
+    for seg in segments:
+        text = (clean_text(seg.text) or "").replace("\n", " ")
+        if text:
+            out.append((seg.op, text))
+    return out
+
+
 def render_changes_text(changes: list[ParagraphChange]) -> str:
     """Plain-text form for email and terminals without colour: [-old-]{+new+} inline."""
     blocks = []
     for ch in changes:
         marked = "".join(
-            s.text if s.op == "=" else (f"[-{s.text}-]" if s.op == "-" else f"{{+{s.text}+}}") for s in ch.segments
+            t if op == "=" else (f"[-{t}-]" if op == "-" else f"{{+{t}+}}") for op, t in _shown(ch.segments)
         )
-        blocks.append(f"{ch.label}:\n  {marked}")
+        blocks.append(f"{one_line(ch.label)}:\n  {marked}")
     return "\n".join(blocks)
 
 
@@ -149,11 +162,12 @@ def render_changes_ansi(changes: list[ParagraphChange]) -> str:
     """Terminal form: deletions red and struck through, insertions green and underlined."""
     blocks = []
     for ch in changes:
+        # The text is cleaned first: the only escape sequences are the ones added here.
         marked = "".join(
-            s.text if s.op == "=" else (f"\x1b[31;9m{s.text}\x1b[0m" if s.op == "-" else f"\x1b[32;4m{s.text}\x1b[0m")
-            for s in ch.segments
+            t if op == "=" else (f"\x1b[31;9m{t}\x1b[0m" if op == "-" else f"\x1b[32;4m{t}\x1b[0m")
+            for op, t in _shown(ch.segments)
         )
-        blocks.append(f"\x1b[1m{ch.label}:\x1b[0m\n  {marked}")
+        blocks.append(f"\x1b[1m{one_line(ch.label)}:\x1b[0m\n  {marked}")
     return "\n".join(blocks)
 
 
@@ -162,10 +176,10 @@ def render_changes_html(changes: list[ParagraphChange]) -> str:
     blocks = []
     for ch in changes:
         parts = []
-        for s in ch.segments:
-            t = html.escape(s.text)
-            parts.append(t if s.op == "=" else (f"<del>{t}</del>" if s.op == "-" else f"<ins>{t}</ins>"))
-        blocks.append(f"<p><b>{html.escape(ch.label)}</b><br>{''.join(parts)}</p>")
+        for op, text in _shown(ch.segments):
+            t = html.escape(text)
+            parts.append(t if op == "=" else (f"<del>{t}</del>" if op == "-" else f"<ins>{t}</ins>"))
+        blocks.append(f"<p><b>{html.escape(one_line(ch.label))}</b><br>{''.join(parts)}</p>")
     return "\n".join(blocks)
 
 
@@ -173,10 +187,136 @@ def summarize_changes(changes: list[ParagraphChange], width: int = 60) -> str:
     """One line for ``barwatch history``: which fields moved and the first inserted text."""
     if not changes:
         return "no content change"
-    labels = [c.label for c in changes]
+    labels = [one_line(c.label) for c in changes]
     what = ", ".join(labels[:3]) + (f" (+{len(labels) - 3} more)" if len(labels) > 3 else "")
-    first_ins = next((s.text for c in changes for s in c.segments if s.op == "+"), "")
-    first_del = next((s.text for c in changes for s in c.segments if s.op == "-"), "")
+    shown = [seg for c in changes for seg in _shown(c.segments)]
+    first_ins = next((one_line(t) for op, t in shown if op == "+" and one_line(t)), "")
+    first_del = next((one_line(t) for op, t in shown if op == "-" and one_line(t)), "")
     hint = f"+「{first_ins}」" if first_ins else (f"-「{first_del}」" if first_del else "")
     line = f"{what}: {hint}" if hint else what
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- sanitising
+# Characters that never carry text on this site and do harm at the edges: C0 controls
+# (an ESC starts a terminal escape sequence, BEL rings, and XML 1.0 forbids them), DEL,
+# the C1 controls U+0080–U+009F (U+009B is a one-byte CSI on some terminals, U+0085 is a
+# line break to some readers) and the bidirectional controls, which reorder what a reader
+# sees (U+202E can make "exe.txt" read as "txt.exe"). Tab and line breaks are kept, as a
+# space and "\n". The one definition: the parser, the mails, the terminal and the feed
+# all use it.
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f" + _BIDI_CONTROLS
+_CONTROL_RE = re.compile(f"[{CONTROL_CHARS}]")
+_ONE_LINE_WS_RE = re.compile(r"\s+")
+
+
+def clean_text(text: str | None) -> str | None:
+    """``text`` without control characters; None stays None.
+
+    Removed: C0 controls other than newline, DEL, C1 controls (U+0080–U+009F) and the
+    bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C). A tab becomes a
+    space, "\\r\\n" and "\\r" become "\\n". Nothing else changes.
+    """
+    if text is None:
+        return None
+    text = str(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_RE.sub("", text.replace("\t", " "))
+
+
+def one_line(text: str | None) -> str:
+    """``clean_text`` on one line: every whitespace run (newlines included) is one space,
+    the ends stripped. For mail headers, terminal one-liners and XML attributes."""
+    return _ONE_LINE_WS_RE.sub(" ", clean_text(text) or "").strip()
+
+
+# --------------------------------------------------------------------------- decoding failures
+_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_COMMON_PUNCT_RE = re.compile("[\u00b7\u2010-\u2027\u3000-\u303f\uff01-\uff5e]")
+
+
+def _common_char(ch: str) -> bool:
+    """A character of everyday Chinese text: CJK/full-width punctuation, or a hanzi of
+    the frequent level of GB2312 (simplified) or Big5 (traditional)."""
+    if _COMMON_PUNCT_RE.match(ch):
+        return True
+    for codec, first, last in (("gb2312", 0xB0, 0xD7), ("big5", 0xA4, 0xC6)):
+        try:
+            raw = ch.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if len(raw) == 2 and first <= raw[0] <= last:
+            return True
+    return False
+
+
+def _commonness(text: str) -> float:
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    return sum(map(_common_char, wide)) / len(wide) if wide else 1.0
+
+
+def _as_utf8(raw: bytes, allow_cut: bool = False) -> str | None:
+    """``raw`` decoded as strict UTF-8, or None. With ``allow_cut`` an incomplete
+    sequence at the very end (text cut off mid-character) is left out instead."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        return decoder.decode(raw, final=not allow_cut)
+    except UnicodeDecodeError:
+        return None
+
+
+def _single_bytes(text: str) -> bytes | None:
+    """The bytes that windows-1252 (or latin-1, for the five bytes cp1252 leaves
+    undefined) would have decoded to ``text``; None if some character is not one."""
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return None
+            out.append(ord(ch))
+    return bytes(out)
+
+
+def encoding_problem(text: str | None) -> str | None:
+    """A short English reason when ``text`` shows that its page was decoded wrongly, else None.
+
+    * U+FFFD: bytes that were not valid in the encoding used.
+    * UTF-8 read as GB18030/GBK (``上海市律师协会`` shown as ``涓婃捣甯傚緥甯堝崗浼``):
+      GB18030 accepts almost any byte sequence, so there is no U+FFFD. The tell is that
+      the text, encoded back to GB18030, is valid UTF-8 holding CJK text. Genuine Chinese
+      text almost never passes that test; for the rare short string that does (甬江 in
+      GB18030 is F0 AE BD AD, in UTF-8 one rare supplementary character), the reading
+      back must also look at least as much like everyday Chinese as the text itself.
+    * UTF-8 read as latin-1/windows-1252 (``ä¸Šæµ·``): the text is all single-byte
+      characters and, encoded back, valid UTF-8 with non-ASCII characters.
+    """
+    if not text or text.isascii():
+        return None
+    if "\ufffd" in text:
+        n = text.count("\ufffd")
+        return f"{n} U+FFFD replacement character{'s' if n > 1 else ''}: bytes that did not decode"
+    raw = _single_bytes(text)
+    if raw is not None:
+        again = _as_utf8(raw)
+        if again is not None and again != text and not again.isascii():
+            return f"mojibake: UTF-8 read as latin-1/windows-1252 (reads {_preview(again)!r} as UTF-8)"
+        return None
+    raw = text.encode("gb18030")
+    again = _as_utf8(raw, allow_cut=True)
+    if again is None or again == text:
+        return None
+    cjk = len(_CJK_RE.findall(again))
+    cut = len(again.encode("utf-8")) < len(raw)
+    # A cut-off last character is tolerated only when enough text came out before it.
+    if cjk and (not cut or cjk >= 4) and _commonness(again) >= _commonness(text):
+        return f"mojibake: UTF-8 read as GB18030/GBK (reads {_preview(again)!r} as UTF-8)"
+    return None
+
+
+def _preview(text: str, width: int = 12) -> str:
+    text = one_line(text)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -40,7 +40,7 @@ def test_every_command_has_help_with_an_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert sorted(commands) == sorted(
-        ["crawl", "inspect", "runs", "release", "history", "diff", "notify", "search", "serve", "daemon", "demo"]
+        ["crawl", "migrate", "inspect", "runs", "release", "history", "diff", "notify", "search", "serve", "daemon", "demo"]
     )
     for name, sub in commands.items():
         text = sub.format_help()
@@ -71,9 +71,15 @@ def test_dead_server_counts_failures_and_loses_nothing(edited_archive, tmp_path)
     with Archive(db) as archive:
         run = archive.runs()[0]
         assert (run["new"], run["changed"], run["unchanged"], run["removed"]) == (0, 0, 0, 0)
-        assert run["failed"] == 4 + 4 + 20  # four list pages, four recent revisits, the rotation
-        assert {f["message"] for f in archive.failures(run["id"])} == {"connection refused"}
+        # robots.txt is unreachable, so (RFC 9309) nothing else is even tried: one
+        # failure, recorded once, and a failed run
+        assert (run["status"], run["failed"]) == ("failed", 1)
+        [failure] = archive.failures(run["id"])
+        assert (failure["kind"], failure["url"]) == ("robots", f"{dead}/robots.txt")
+        assert failure["message"].startswith(f"{dead}/robots.txt unreachable (")
         assert list(archive.iter_articles()) == before
+    assert proc.stdout.startswith(f"run {run['id']} (incremental, failed): new 0,")
+    assert "Traceback" not in proc.stderr
 
 
 def test_inspect_saved_article_prints_its_record(capsys):
@@ -125,16 +131,17 @@ def test_runs_and_release(tmp_path, capsys):
         run2 = archive.start_run("incremental")
         for x in ids:
             archive.record_article(run2, {"id": x, "url": "u", "title": "t2", "body": "正文" * 20})
-        assert archive.finish_run(run2, 6)["status"] == "suspect"
+        assert archive.finish_run(run2, 6)["held"] == "suspect"
     assert main(["runs", "--db", str(db)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].startswith("   2  2026-02-01T09:00:00Z  suspect ")
+    assert out[1].startswith("   2  2026-02-01T09:00:00Z  ok+suspect ")
     assert out[1].endswith("[5 of 5 revisited articles changed]")
+    assert out[2].startswith("open incident since run 2: 待确认 run 2 is held: 5 of 5 revisited articles changed.")
     assert main(["release", "2", "--db", str(db)]) == 0
     assert main(["release", "2", "--db", str(db)]) == 1
     assert main(["release", "9", "--db", str(db)]) == 1
     assert capsys.readouterr().err == (
-        "barwatch: cannot release run 2: run 2 is released, not suspect\n"
+        "barwatch: cannot release run 2: run 2 is not held (already released)\n"
         "barwatch: cannot release run 9: no run 9\n"
     )
 
@@ -178,6 +185,7 @@ def test_crawl_then_notify_sends_one_digest_once(site, tmp_path):
 def test_notify_without_smtp_environment_exits_2(tmp_path, capsys, monkeypatch):
     for key in [k for k in os.environ if k.startswith("BARWATCH_")]:
         monkeypatch.delenv(key)
+    Archive(tmp_path / "x.db").close()
     assert main(["notify", "--db", str(tmp_path / "x.db")]) == 2
     assert "BARWATCH_SMTP_HOST" in capsys.readouterr().err
 
@@ -186,6 +194,7 @@ def test_second_notify_waits_its_turn(tmp_path, capsys):
     from storage.lock import CrawlLock
 
     db = tmp_path / "l.db"
+    Archive(db).close()
     with CrawlLock(db, "notify").acquire("barwatch notify (the other one)"):
         assert main(["notify", "--db", str(db), "--dry-run"]) == 75
     assert "barwatch notify (the other one)" in capsys.readouterr().err

@@ -47,10 +47,11 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_daemon_runs_scheduled_crawls_without_overlap_and_stops_on_sigterm(site, tmp_path):
     db = tmp_path / "d.db"
-    # The schedule fires every 0.6 s, faster than a crawl takes: the runs must queue, not overlap.
-    config = config_with(tmp_path, "\n[schedule]\ninterval_minutes = 0.01\nnotify = false\n")
+    # The schedule fires every second, faster than a crawl takes: the runs must queue, not overlap.
+    config = config_with(tmp_path, "\n[schedule]\nnotify = false\n")
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", "daemon", "--db", str(db), "--config", str(config), "--base-url", site.base_url],
+        [sys.executable, "-m", "scheduler.cli", "daemon", "--db", str(db), "--config", str(config), "--base-url", site.base_url,
+         "--every-seconds", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     try:

@@ -64,7 +64,7 @@ def test_bodies_that_come_out_empty_are_extraction_failures_not_edits(baseline, 
 def test_a_run_where_most_articles_change_is_held_until_released(baseline, site, tmp_path):
     # Dropping every line with 的 changes most bodies without emptying them; with the
     # shrink guard off, those count as edits, and that many edits at once is suspect.
-    config = config_with(tmp_path, "min_body_ratio = 0.0\n", 'extra_drop_patterns = ["的"]\n')
+    config = config_with(tmp_path, "\n[drift]\nmin_body_ratio = 0.0\n", 'extra_drop_patterns = ["的"]\n')
     expected_changed = sorted(
         aid for aid in BASE_IDS if any("的" in line for line in site.expected_record(aid)["body"].split("\n"))
     )
@@ -78,8 +78,11 @@ def test_a_run_where_most_articles_change_is_held_until_released(baseline, site,
         # all held; only the operations notice that says so is pending
         assert [p.kind for p in outbox.pending_alerts(archive, ("new", "changed", "removed"))] == ["operations"]
     held = barwatch("notify", "--db", str(baseline), "--dry-run")
-    assert "(dry run: 0 message(s) composed" in held.stdout
+    # Only the operations notice: the changes themselves wait for the release.
+    assert "Subject: 【barwatch】上海律协网站：1 条运行通知\n" in held.stdout
+    assert f"待确认 run {run['id']} is held: {run['note']}" in held.stdout
+    assert "(dry run: 1 message(s) composed" in held.stdout
     barwatch("release", str(run["id"]), "--db", str(baseline))
     released = barwatch("notify", "--db", str(baseline), "--dry-run")
-    assert f"Subject: 【barwatch】上海律协网站：{len(expected_changed)} 篇修改" in released.stdout
+    assert f"Subject: 【barwatch】上海律协网站：1 条运行通知，{len(expected_changed)} 篇修改" in released.stdout
     assert "(dry run: 1 message(s) composed" in released.stdout

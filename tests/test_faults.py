@@ -16,7 +16,6 @@ host:port is another site.
 """
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 
 from fixtures import spec
 from fixtures.server import FixtureSite
-from tests.crawling import FIXTURE_CONFIG, copy_db, crawl, stored_record
+from tests.crawling import FIXTURE_CONFIG, LOG_LEVEL, NOW, barwatch, copy_db, crawl, stored_record
 
 BASE_IDS = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID})
 TARGET = "6ec2d53345a6900be3354d6f5c65c5bc"  # the newest news item: UTF-8, charset in header and meta
@@ -86,6 +85,12 @@ def quick_config(tmp_path):
     return path
 
 
+def slow_crawl(db: Path, site, *extra: str, config: Path = FIXTURE_CONFIG, timeout: float = 180):
+    """tests.crawling.crawl with a timeout of our own, for the tests that may hang."""
+    return barwatch("crawl", "--db", str(db), "--config", str(config), "--base-url", site.base_url, "--now", NOW,
+                    "--log-level", LOG_LEVEL, *extra, timeout=timeout, check=False)
+
+
 # ----------------------------------------------------------------------------- reading
 def rows(db: Path, sql: str, *params) -> list[dict]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -106,6 +111,17 @@ def run_failures(db: Path, run_id: int) -> list[tuple]:
 
 def failure_rows(db: Path, run_id: int) -> list[dict]:
     return rows(db, "SELECT * FROM failures WHERE run_id = ? ORDER BY id", run_id)
+
+
+def run_text(db: Path, run: dict) -> str:
+    return (f"run {run['id']} {run['status']} (new, changed, unchanged, removed, failed) = {counts(run)}\n"
+            + failure_text(db, run["id"]))
+
+
+def failure_text(db: Path, run_id: int) -> str:
+    """The run's failures, one short line each, for assertion messages."""
+    return "\n".join(f"failure: {f['article_id']} {f['kind']}: {f['message'][:160]}" for f in failure_rows(db, run_id)) \
+        or "no failures"
 
 
 def version_numbers(db: Path, article_id: str) -> list[int]:
@@ -148,9 +164,9 @@ def assert_one_failure(db: Path, proc, article_id: str, kind: str) -> dict:
     every other base article unchanged."""
     run = last_run(db)
     assert proc.returncode == 0, output(proc)
-    assert (run["status"], run["finished_at"] is not None) == ("partial", True), (run, output(proc))
-    assert counts(run) == (0, 0, len(BASE_IDS) - 1, 0, 1), run
-    assert run_failures(db, run["id"]) == [(article_id, kind)], failure_rows(db, run["id"])
+    assert (run["status"], run["finished_at"] is not None) == ("partial", True), run_text(db, run) + output(proc)
+    assert counts(run) == (0, 0, len(BASE_IDS) - 1, 0, 1), run_text(db, run)
+    assert run_failures(db, run["id"]) == [(article_id, kind)], failure_text(db, run["id"])
     assert summary(run) in proc.stdout, output(proc)
     assert alerts(db) == []
     return failure_rows(db, run["id"])[0]
@@ -173,7 +189,7 @@ def test_redirect_to_the_same_article_on_the_same_host_is_followed(archive, base
     proc = crawl(archive, site, "--full", check=False)
     run = last_run(archive)
     assert proc.returncode == 0, output(proc)
-    assert (run["status"], counts(run)) == ("ok", (0, 0, len(BASE_IDS), 0, 0)), (run, failure_rows(archive, run["id"]))
+    assert (run["status"], counts(run)) == ("ok", (0, 0, len(BASE_IDS), 0, 0)), run_text(archive, run)
     assert_untouched(archive, baseline, TARGET)
     assert any(r.startswith(f"/info/{TARGET}") and r != f"/info/{TARGET}" for r in site.requests)  # it was followed
     assert summary(run) in proc.stdout
@@ -231,7 +247,7 @@ def test_mislabelled_page_of_an_archived_article_is_unchanged(archive, baseline,
     proc = crawl(archive, site, "--full", check=False)
     run = last_run(archive)
     assert proc.returncode == 0, output(proc)
-    assert (run["status"], counts(run)) == ("ok", (0, 0, len(BASE_IDS), 0, 0)), (run, failure_rows(archive, run["id"]))
+    assert (run["status"], counts(run)) == ("ok", (0, 0, len(BASE_IDS), 0, 0)), run_text(archive, run)
     for aid in CHARSET_IDS:
         assert_untouched(archive, baseline, aid)
     assert alerts(archive) == []
@@ -245,7 +261,7 @@ def test_first_crawl_of_a_mislabelled_page_stores_the_right_text(site, tmp_path,
     proc = crawl(db, site, check=False)
     assert proc.returncode == 0, output(proc)
     run = last_run(db)
-    assert (run["status"], run["new"], run["failed"]) == ("ok", len(BASE_IDS), 0), (run, failure_rows(db, run["id"]))
+    assert (run["status"], run["new"], run["failed"]) == ("ok", len(BASE_IDS), 0), run_text(db, run)
     for aid in CHARSET_IDS:
         stored = stored_record(article(db, aid))
         expected = site.expected_record(aid)
@@ -268,7 +284,7 @@ def test_broken_bytes_on_a_first_crawl_store_nothing(site, tmp_path):
     proc = crawl(db, site, check=False)
     assert proc.returncode == 0, output(proc)
     run = last_run(db)
-    assert (run["status"], run["new"], run["failed"]) == ("partial", len(BASE_IDS) - 1, 1), run
+    assert (run["status"], run["new"], run["failed"]) == ("partial", len(BASE_IDS) - 1, 1), run_text(db, run)
     assert run_failures(db, run["id"]) == [(TARGET, "encoding")]
     assert article(db, TARGET) is None and version_numbers(db, TARGET) == []
 
@@ -282,7 +298,7 @@ def test_control_characters_never_reach_the_archive(site, tmp_path):
     proc = crawl(db, site, check=False)
     assert proc.returncode == 0, output(proc)
     stored = article(db, TARGET)
-    assert stored is not None, failure_rows(db, last_run(db)["id"])
+    assert stored is not None, failure_text(db, last_run(db)["id"])
     expected = site.expected_record(TARGET)["title"]
     assert stored["title"].startswith(expected), repr(stored["title"])  # "]0;pwned" may stay: it is visible text
     for table, where in (("articles", "id"), ("versions", "article_id")):
@@ -297,12 +313,12 @@ def test_a_50_mb_page_is_a_fetch_failure(site, tmp_path):
     site.huge(TARGET, BIG)
     db = tmp_path / "first.db"
     t0 = time.monotonic()
-    proc = crawl(db, site, check=False, timeout=180)
+    proc = slow_crawl(db, site)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, output(proc)
     run = last_run(db)
-    assert (run["status"], run["new"], run["failed"]) == ("partial", len(BASE_IDS) - 1, 1), (run, failure_rows(db, run["id"]))
-    assert run_failures(db, run["id"]) == [(TARGET, "fetch")], failure_rows(db, run["id"])
+    assert (run["status"], run["new"], run["failed"]) == ("partial", len(BASE_IDS) - 1, 1), run_text(db, run)
+    assert run_failures(db, run["id"]) == [(TARGET, "fetch")], failure_text(db, run["id"])
     assert article(db, TARGET) is None and version_numbers(db, TARGET) == []
     assert run["finished_at"] is not None
     assert elapsed < 60, f"the crawl took {elapsed:.0f} s"
@@ -322,8 +338,8 @@ def assert_robots_failure(db: Path, proc, site) -> None:
     """The run failed before any other request: exit 1, one 'robots' failure, nothing stored."""
     assert proc.returncode == 1, output(proc)
     run = last_run(db)
-    assert run["status"] == "failed", run
-    assert run_failures(db, run["id"]) == [(None, "robots")], failure_rows(db, run["id"])
+    assert run["status"] == "failed", run_text(db, run)
+    assert run_failures(db, run["id"]) == [(None, "robots")], failure_text(db, run["id"])
     assert set(site.requests) == {"/robots.txt"}, site.requests
     assert rows(db, "SELECT id FROM articles") == []
     assert summary(run) in proc.stdout, output(proc)
@@ -341,7 +357,7 @@ def test_robots_txt_that_hangs_fails_the_run(site, tmp_path, quick_config):
     site.hang_seconds = 30  # well past the config's 2 s timeout
     db = tmp_path / "a.db"
     t0 = time.monotonic()
-    proc = crawl(db, site, config=quick_config, check=False, timeout=60)
+    proc = slow_crawl(db, site, config=quick_config, timeout=60)
     elapsed = time.monotonic() - t0
     assert_robots_failure(db, proc, site)
     assert elapsed < 25, f"barwatch waited {elapsed:.0f} s for robots.txt"
@@ -354,7 +370,7 @@ def test_robots_txt_404_allows_everything(site, tmp_path, quick_config):
     assert proc.returncode == 0, output(proc)
     run = last_run(db)
     everything = spec.served_ids("base")  # the article robots.txt normally forbids included
-    assert (run["status"], counts(run)) == ("ok", (len(everything), 0, 0, 0, 0)), (run, failure_rows(db, run["id"]))
+    assert (run["status"], counts(run)) == ("ok", (len(everything), 0, 0, 0, 0)), run_text(db, run)
     assert sorted(r["id"] for r in rows(db, "SELECT id FROM articles")) == everything
 
 

@@ -417,15 +417,16 @@ def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
     crawl(archive, [rec(n, f"文章{n}", f"原文第{n}篇。") for n in (1, 2, 3, 4)])
     # 3 of 4 revisited articles change: more than half, so the run is suspect.
     run = crawl(archive, [rec(n, f"文章{n}", f"改版后第{n}篇。") for n in (1, 2, 3)] + [rec(4, "文章4", "原文第4篇。"), rec(5, "新文章")])
-    assert archive.run(run)["status"] == "suspect"
+    assert (archive.run(run)["status"], archive.run(run)["held"]) == ("ok", "suspect")
 
     first = notify(archive, AlertSettings(), settings(server.port))
 
-    assert (first.sent, first.alerts_marked, first.pending_left) == (1, 1, 0)
-    assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 篇新文章"]
-    assert outbox.outbox_counts(archive) == {"pending": 0, "held": 3, "waiting": 0, "sent": 1}
+    # The new article goes out, with the notice that the run's changes are held.
+    assert (first.sent, first.alerts_marked, first.pending_left) == (1, 2, 0)
+    assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 条运行通知，1 篇新文章"]
+    assert outbox.outbox_counts(archive) == {"pending": 0, "held": 3, "waiting": 0, "sent": 2}
     assert [(r[1], r[2] is None, r[3]) for r in alert_rows(archive)] == [
-        ("changed", True, 0), ("changed", True, 0), ("changed", True, 0), ("new", False, 1),
+        ("changed", True, 0), ("changed", True, 0), ("changed", True, 0), ("new", False, 1), ("operations", False, 1),
     ]
     assert notify(archive, AlertSettings(), settings(server.port)).sent == 0
 
@@ -434,7 +435,7 @@ def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
 
     assert (released.sent, released.alerts_marked, released.pending_left) == (1, 3, 0)
     assert server.handler.messages()[1]["Subject"] == "【barwatch】上海律协网站：3 篇修改"
-    assert outbox.outbox_counts(archive) == {"pending": 0, "held": 0, "waiting": 0, "sent": 4}
+    assert outbox.outbox_counts(archive) == {"pending": 0, "held": 0, "waiting": 0, "sent": 5}
 
 
 def test_alerts_of_a_run_still_running_wait(archive, server):
@@ -695,3 +696,101 @@ def test_outbox_marks_only_unsent_alerts(archive, clock):
     assert [a.id for a in outbox.pending_alerts(archive, ("new",))] == [2]
     assert outbox.pending_alerts(archive, ("removed",)) == []
     assert outbox.pending_alerts(archive, ()) == []
+
+
+# ----------------------------------------------------------------------------- operations notices
+def _pending(n: int, kind: str = "new", **kw) -> outbox.PendingAlert:
+    values = dict(
+        id=n, article_id=aid(n), kind=kind, run_id=5, version=1, created_at="2024-05-02T08:00:00Z",
+        attempts=0, last_error=None, run_status="ok", run_started_at="2024-05-02T07:00:00Z",
+        url=url(n), section="协会动态", article_status="live",
+        content={"title": f"文章{n}", "published": "2024-05-01", "author": "张三", "source": None,
+                 "body": "第一段。\n第二段。"},
+        previous=None,
+    )
+    values.update(kw)
+    return outbox.PendingAlert(**values)
+
+
+def _operations(n: int, notice: str, incident: str = "crawl-failed") -> outbox.PendingAlert:
+    return _pending(
+        n, "operations", article_id=None, version=None, url=None, section=None, article_status=None,
+        content={f: None for f in outbox.CONTENT}, notice=notice, incident=incident,
+    )
+
+
+OPS_NOTICE = "抓取失败：第 5 次抓取没有取得任何页面。\n  最后的错误：connection refused  \n\n请检查网络。"
+
+
+def test_digest_puts_operations_notices_first_in_a_block_of_their_own():
+    from scheduler.notify import compose
+
+    alerts = [_pending(1), _operations(2, OPS_NOTICE), _operations(3, "部分失败：3 个页面连续 3 次失败。", "partial:x")]
+    m = compose(alerts, AlertSettings(body_lines=1), T0)
+
+    assert m.subject == "【barwatch】上海律协网站：2 条运行通知，1 篇新文章"
+    assert m.alert_ids == (1, 2, 3)
+    assert m.text() == (
+        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02T07:00:00Z 开始）发现：2 条运行通知，1 篇新文章\n"
+        "\n"
+        "【运行通知】\n"
+        "1. 抓取失败：第 5 次抓取没有取得任何页面。\n"
+        "   最后的错误：connection refused\n"
+        "   请检查网络。\n"
+        "\n"
+        "2. 部分失败：3 个页面连续 3 次失败。\n"
+        "\n"
+        "【新文章】\n"
+        "1. 文章1\n"
+        "   日期：2024-05-01｜栏目：协会动态｜作者：张三\n"
+        f"   链接：{url(1)}\n"
+        "   第一段。\n"
+        "   ……\n"
+        "\n"
+        "-- \n"
+        "barwatch 自动发送，请勿回复。\n"
+    )
+    html = m.html()
+    assert (
+        "<h3>运行通知</h3><ol>\n"
+        "<li>抓取失败：第 5 次抓取没有取得任何页面。<br>最后的错误：connection refused<br>请检查网络。</li>\n"
+        "<li>部分失败：3 个页面连续 3 次失败。</li>\n"
+        "</ol>\n"
+        "<h3>新文章</h3><ol>"
+    ) in html
+    assert html.index("运行通知</h3>") < html.index("新文章</h3>")
+
+
+def test_per_article_mode_sends_each_operations_notice_as_its_own_mail():
+    from scheduler.notify import compose
+
+    config = AlertSettings(mode="per_article")
+    alerts = [_operations(2, OPS_NOTICE), _pending(1)]
+    messages = [compose([a], config, T0) for a in alerts]
+
+    assert [m.subject for m in messages] == [
+        "【barwatch】运行通知：抓取失败：第 5 次抓取没有取得任何页面。",
+        "【barwatch】上海律协网站新文章：文章1",
+    ]
+    assert messages[0].text() == (
+        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02T07:00:00Z 开始）发现：1 条运行通知\n"
+        "\n"
+        "【运行通知】\n"
+        "1. 抓取失败：第 5 次抓取没有取得任何页面。\n"
+        "   最后的错误：connection refused\n"
+        "   请检查网络。\n"
+        "\n"
+        "-- \n"
+        "barwatch 自动发送，请勿回复。\n"
+    )
+    assert "<a " not in messages[0].html()  # no article links in a notice
+    assert len({m.email["Message-ID"] for m in messages}) == 2
+
+
+def test_operations_notice_subject_is_one_line_and_short():
+    from scheduler.notify import compose
+
+    m = compose([_operations(2, "  \n" + "长" * 100 + "\x1b]0;x\x07\n第二行")], AlertSettings(mode="per_article"), T0)
+    assert m.subject == "【barwatch】运行通知：" + "长" * 79 + "…"
+    m = compose([_operations(2, "")], AlertSettings(mode="per_article"), T0)
+    assert m.subject == "【barwatch】运行通知：crawl-failed"
