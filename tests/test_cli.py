@@ -310,3 +310,34 @@ def test_closed_stdout_exits_quietly():
     shell = subprocess.run(f"'{sys.executable}' -m scheduler.cli inspect '{page}' | head -c 10", shell=True, cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
     assert shell.stdout == "{\n  \"id\": "[:10] and "Traceback" not in shell.stderr
+
+
+@pytest.mark.parametrize("command", [["search", "律师"], ["history", "abc"], ["diff", "abc"], ["runs"], ["serve"],
+                                     ["release", "1"], ["notify", "--dry-run"]])
+def test_commands_on_a_mistyped_db_create_nothing_and_exit_2(command, tmp_path, capsys):
+    db = tmp_path / "typo.db"
+    assert main([*command, "--db", str(db)]) == 2
+    assert capsys.readouterr().err == f"barwatch: no archive at {db} (run `barwatch crawl` first)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_history_takes_hex_prefixes_only(edited_archive, capsys):
+    # % and _ are LIKE wildcards: "e%" once matched whatever article came first.
+    assert main(["history", "%", "--db", str(edited_archive)]) == 2
+    assert main(["history", "e_", "--db", str(edited_archive)]) == 2
+    err = capsys.readouterr().err
+    assert "barwatch: no article matches '%' (an id is 32 hex digits; a unique prefix will do)" in err
+
+
+def test_migrate_upgrades_an_old_archive_that_readers_refuse(edited_archive, tmp_path, capsys):
+    import sqlite3
+
+    db = copy_db(edited_archive, tmp_path / "old.db")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 0")
+    conn.commit()
+    conn.close()
+    assert main(["runs", "--db", str(db)]) == 1
+    assert "was made by an older barwatch (schema 1, now 2): run `barwatch migrate" in capsys.readouterr().err
+    assert main(["migrate", "--db", str(db)]) == 0
+    assert main(["runs", "--db", str(db)]) == 0

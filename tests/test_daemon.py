@@ -107,3 +107,46 @@ def test_sigterm_mid_crawl_closes_the_run_cleanly(site, tmp_path):
         # every stored article has its first version: nothing half-written
         assert counts["versions"] == counts["articles"] == run["new"]
     assert "run 1 (incremental, interrupted)" in out
+
+
+def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_path):
+    """Stopped by SIGTERM, then killed by SIGKILL, then run to its end: the channels stay in
+    baseline until one walk of each finishes, so the whole backlog is stored silently."""
+    db = tmp_path / "k.db"
+    slow = tmp_path / "slow.toml"
+    slow.write_text(config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3"),
+                    encoding="utf-8")
+
+    def stored() -> int:
+        try:
+            with Archive(db, mode="ro") as archive:
+                return archive.table_counts()["articles"]
+        except ArchiveError:
+            return 0
+
+    for sig, after in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(slow),
+             "--base-url", site.base_url, "--log-level", "WARNING"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: stored() >= after, 60, f"{after} stored articles")
+            proc.send_signal(sig)
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert stored() < 24
+    finish = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(config_with(tmp_path, "")),
+         "--base-url", site.base_url, "--log-level", "WARNING"],
+        cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+    )
+    assert finish.returncode == 0, finish.stderr
+    with Archive(db, mode="ro") as archive:
+        runs = archive.runs()
+        assert [r["status"] for r in runs] == ["ok", "interrupted", "interrupted"]
+        assert archive.table_counts()["articles"] == 24
+        assert archive.alerts() == []
