@@ -67,9 +67,10 @@ OPERATIONS = {
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_a_write_that_fails_at_any_step_leaves_nothing_behind(tmp_path, name):
-    """Abort the page's transaction at every step in turn (SQLite's progress handler
-    interrupts the running statement): each attempt either stores the whole page or
-    nothing at all, and the final attempt stores it exactly once."""
+    """Fail the page's write at every SQL statement in turn, COMMIT included: a trace
+    callback counts the statements and SQLite's progress handler interrupts the k-th one.
+    Each attempt either stores the whole page or nothing at all, and the final attempt
+    stores it exactly once."""
     db = tmp_path / "a.db"
     baseline_archive(db)
     with open_rwc(db) as archive:
@@ -78,25 +79,26 @@ def test_a_write_that_fails_at_any_step_leaves_nothing_behind(tmp_path, name):
     step, failures = 0, 0
     while True:
         step += 1
-        calls = 0
+        statements = 0
 
-        def handler() -> int:
-            nonlocal calls
-            calls += 1
-            return 1 if calls == step else 0
+        def trace(sql: str) -> None:
+            nonlocal statements
+            statements += 1
 
         with open_rwc(db) as archive:
-            archive.conn.set_progress_handler(handler, 20)
+            archive.conn.set_trace_callback(trace)
+            archive.conn.set_progress_handler(lambda: 1 if statements >= step else 0, 1)
             try:
                 OPERATIONS[name](archive, run)
-            except StorageError as exc:
-                assert "interrupted" in str(exc)
+            except StorageError:  # "interrupted", or what the interrupted statement made of it
                 failures += 1
-                assert snapshot(db) == before, f"step {step} left a partial write"
+                assert snapshot(db) == before, f"statement {step} left a partial write"
                 continue
-            archive.conn.set_progress_handler(None, 0)
+            finally:
+                archive.conn.set_progress_handler(None, 0)
+                archive.conn.set_trace_callback(None)
         break
-    assert failures >= 5  # the write really was cut at many points
+    assert failures == step - 1 >= 8  # every statement of the write was failed once
     after = snapshot(db)
     assert after != before
     # Stored once: redoing the same page now changes no row (apart from timestamps' equal values).
