@@ -36,6 +36,14 @@ def finished_runs(db) -> list[dict]:
         return []
 
 
+def stored(db) -> int:
+    try:
+        with Archive(db, mode="ro") as archive:
+            return archive.table_counts()["articles"]
+    except ArchiveError:
+        return 0
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,15 +92,8 @@ def test_sigterm_mid_crawl_closes_the_run_cleanly(site, tmp_path):
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
 
-    def stored() -> int:
-        try:
-            with Archive(db, mode="ro") as archive:
-                return archive.table_counts()["articles"]
-        except ArchiveError:
-            return 0
-
     try:
-        wait_for(lambda: stored() >= 2, 60, "the first articles")
+        wait_for(lambda: stored(db) >= 2, 60, "the first articles")
         crawl.send_signal(signal.SIGTERM)
         out, err = crawl.communicate(timeout=60)
     finally:
@@ -117,13 +118,6 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
     slow.write_text(config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3"),
                     encoding="utf-8")
 
-    def stored() -> int:
-        try:
-            with Archive(db, mode="ro") as archive:
-                return archive.table_counts()["articles"]
-        except ArchiveError:
-            return 0
-
     for sig, after in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
         proc = subprocess.Popen(
             [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(slow),
@@ -131,14 +125,14 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         )
         try:
-            wait_for(lambda: stored() >= after, 60, f"{after} stored articles")
+            wait_for(lambda: stored(db) >= after, 60, f"{after} stored articles")
             proc.send_signal(sig)
             proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    assert stored() < 24
+    assert stored(db) < 24
     finish = subprocess.run(
         [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(config_with(tmp_path, "")),
          "--base-url", site.base_url, "--log-level", "WARNING"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,16 @@ import pytest
 from storage import outbox
 from storage.archive import Archive, ArchiveError, NoArchive, StorageError
 
-NOW = datetime(2026, 11, 28, 8, 0, 0, tzinfo=timezone.utc)
-A, B, C, D = "a" * 32, "b" * 32, "c" * 32, "d" * 32
+from tests.test_archive import NOW, A, B, C
+from tests.test_archive import rec as _rec
+
+D = "d" * 32
 T1, T2 = "/list/one?page={page}", "/list/two?page={page}"
 BODY = "上海市律师协会召开会议。\n会议研究部署了下一阶段的工作，要求各律师事务所认真落实。\n第三段文字说明具体安排和时间节点。"
 
 
 def rec(aid, **kw):
-    base = {
-        "id": aid,
-        "url": f"https://www.lawyers.org.cn/info/{aid}",
-        "section": "行业资讯 > 律协动态",
-        "title": f"标题{aid[0]}",
-        "published": "2026-11-20",
-        "author": "办公室",
-        "source": None,
-        "views": 10,
-        "body": BODY,
-        "attachments": [],
-    }
-    return {**base, **kw}
+    return _rec(aid, **{"body": BODY, **kw})
 
 
 def open_rwc(path, **kw) -> Archive:
