@@ -60,6 +60,11 @@ RENAMED: dict[str, str] = {
     "crawl.suspect_min": "drift.suspect_min",
 }
 
+# Keys that no longer mean anything: still accepted, with a warning that says why.
+DROPPED: dict[str, str] = {
+    "crawl.rotation_per_run": "replaced by crawl.reverify_days (every article re-verified within that many days)",
+}
+
 AlertMode = Literal["digest", "per_article"]
 ALERT_MODES: tuple[str, ...] = typing.get_args(AlertMode)
 
@@ -156,6 +161,8 @@ class Section(_Model):
     list_url: Annotated[Str, AfterValidator(_check_nonblank), AfterValidator(_check_list_url)]
     first_page: Annotated[Int, Field(ge=0)] = 1
     max_pages: Annotated[Int, Field(ge=1, le=10000)] | None = None
+    # false: never walk this list, and silence a discovered channel with the same list_url.
+    enabled: Bool = True
 
     def page_url(self, page: int, base_url: str) -> str:
         return urljoin(base_url.rstrip("/") + "/", self.list_url.format(page=page))
@@ -168,7 +175,7 @@ class CrawlSettings(_Model):
     autothrottle: Bool = True
     max_pages: Annotated[Int, Field(ge=1, le=10000)] = 50
     revisit_days: Annotated[Int, Field(ge=0)] = 30
-    rotation_per_run: Annotated[Int, Field(ge=0)] = 20
+    reverify_days: Annotated[Int, Field(ge=1, le=365)] = 7
     retry_times: Annotated[Int, Field(ge=0, le=20)] = 3
     retry_backoff: Annotated[Float, Field(ge=0, le=600)] = 2.0
     timeout: Annotated[Float, Field(gt=0)] = 30.0
@@ -187,6 +194,24 @@ class DriftSettings(_Model):
     min_body_ratio: Annotated[Float, Field(ge=0, le=1)] = 0.5
     suspect_share: Ratio = 0.5
     suspect_min: Annotated[Int, Field(ge=1)] = 4
+
+
+class DiscoverySettings(_Model):
+    """``[discovery]``: finding channel list pages from the pages barwatch fetches anyway.
+
+    ``max_candidates_per_run``: not-yet-known pages it may fetch in one run. ``hub_depth``:
+    how far it follows a hub (a page of links to lists, like the magazine's year pages).
+    ``recheck_days``: a page found not to be a list is asked again after this long.
+    ``daily_after_days`` / ``weekly_after_days``: a channel whose newest item is older than
+    this is walked once a day / once a week instead of every run.
+    """
+
+    enabled: Bool = True
+    max_candidates_per_run: Annotated[Int, Field(ge=0, le=1000)] = 10
+    hub_depth: Annotated[Int, Field(ge=0, le=5)] = 2
+    recheck_days: Annotated[Int, Field(ge=1, le=3650)] = 30
+    daily_after_days: Annotated[Int, Field(ge=1, le=3650)] = 30
+    weekly_after_days: Annotated[Int, Field(ge=1, le=3650)] = 365
 
 
 class ScheduleSettings(_Model):
@@ -239,6 +264,7 @@ class Config(_Model):
     sections: Annotated[tuple[Section, ...], Field(min_length=1)]
     crawl: CrawlSettings = CrawlSettings()
     drift: DriftSettings = DriftSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
     parsing: dict[str, Any] = Field(default_factory=dict)
@@ -280,6 +306,7 @@ class _ConfigFile(_Model):
     sections: Annotated[tuple[Section, ...], Field(min_length=1)]
     crawl: CrawlSettings = CrawlSettings()
     drift: DriftSettings = DriftSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
     parsing: dict[str, Any] = Field(default_factory=dict)
@@ -432,6 +459,13 @@ def _apply_renames(raw: dict, path) -> dict:
         logger.warning("%s: %s is deprecated, use %s instead", path, old, new)
         raw[old_table] = {k: v for k, v in source.items() if k != old_key}
         raw[new_table] = {**target, new_key: source[old_key]}
+    for old, why in DROPPED.items():
+        table, key = old.split(".", 1)
+        source = raw.get(table)
+        if isinstance(source, dict) and key in source:
+            warnings.warn(f"{path}: {old} is ignored: {why}", DeprecationWarning, stacklevel=3)
+            logger.warning("%s: %s is ignored: %s", path, old, why)
+            raw[table] = {k: v for k, v in source.items() if k != key}
     return raw
 
 
@@ -452,7 +486,7 @@ def parse_config(raw: dict, path: str | Path = "<config>") -> Config:
     except ValueError as exc:
         raise ConfigError(path, "parsing", str(exc)) from None
     return Config(
-        base_url=file.site.base_url, sections=file.sections, crawl=file.crawl, drift=file.drift,
+        base_url=file.site.base_url, sections=file.sections, crawl=file.crawl, drift=file.drift, discovery=file.discovery,
         schedule=file.schedule, alerts=file.alerts, parsing=file.parsing, rules=rules, path=str(path),
     )
 

@@ -44,11 +44,13 @@ __all__ = [
     "ParseError",
     "ParseRules",
     "decode_html",
+    "issue_month",
     "parse_article",
     "parse_list",
 ]
 
-RECORD_KEYS = ("id", "url", "section", "title", "published", "author", "source", "views", "body", "attachments")
+RECORD_KEYS = ("id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views", "body",
+               "attachments")
 
 
 class ParseError(ValueError):
@@ -135,7 +137,8 @@ class ParseRules:
     title_separator: str = r"\s+[-–—_|]\s+|\s*[｜|_]\s*"
     breadcrumb_label: str = r"(?:当前位置|您的位置|您现在的位置|现在位置|所在位置)\s*[:：]?"
     breadcrumb_home: str = "首页"
-    crumb_separator: str = r"\s*(?:>>|＞＞|»|›|→|>|＞)\s*"
+    # `/` only with a space on each side (or at a line edge): crumbs may contain a slash
+    crumb_separator: str = r"\s*(?:>>|＞＞|»|›|→|>|＞|(?<!\S)/(?!\S)|／)\s*"
     date_labels: tuple[str, ...] = ("发布时间", "发布日期", "日期", "时间")
     author_labels: tuple[str, ...] = ("作者",)
     source_labels: tuple[str, ...] = ("信息来源", "来源")
@@ -159,6 +162,12 @@ class ParseRules:
     nav_run_min: int = 3
     footer_window: int = 8
     use_trafilatura: bool = True
+    # A subtitle (or kicker) printed next to the title: at most this many lines of at
+    # most this many characters; only on magazine pages (metadata with an issue number)
+    # unless subtitle_magazine_only is false.
+    subtitle_max_lines: int = 2
+    subtitle_max_chars: int = 80
+    subtitle_magazine_only: bool = True
 
     # ---- configuration
 
@@ -203,7 +212,8 @@ class ParseRules:
                 lxml.etree.XPath(self.content_xpath)
             except lxml.etree.XPathError as e:
                 raise ValueError(f"[parsing] content_xpath is not a valid XPath: {e}") from None
-        for name in ("min_body_chars", "nav_run_min", "footer_window", "meta_trailing_max"):
+        for name in ("min_body_chars", "nav_run_min", "footer_window", "meta_trailing_max",
+                     "subtitle_max_lines", "subtitle_max_chars"):
             if getattr(self, name) < 0:
                 raise ValueError(f"[parsing] {name} must be >= 0")
 
@@ -271,6 +281,10 @@ class ParseRules:
             rf"|(?P<views>{alt(self.views_labels)})(?:次数|量|数)?\s*(?:[:：]|(?=\s*\d))"
             rf"|(?P<issue>{self.issue_pattern})"
         )
+
+    @cached_property
+    def _issue(self) -> re.Pattern:
+        return re.compile(self.issue_pattern)
 
     @cached_property
     def _meta_sep(self) -> re.Pattern:
@@ -661,6 +675,29 @@ def _iso_date(value: str) -> str | None:
         return None
 
 
+def issue_month(text: str | None, rules: ParseRules | None = None) -> str | None:
+    """``2022年第06期`` -> ``"2022-06"``: the magazine issue in ``text`` as a month.
+
+    The issue is found with ``rules.issue_pattern`` (so 第6期, full-width digits and
+    traditional copies match too); its first number is the year, its last the issue,
+    which is the month of the monthly magazine. None without an issue, or when the
+    number is no month (1..12).
+    """
+    if not text:
+        return None
+    rules = rules or DEFAULT_RULES
+    m = rules._issue.search(key_of(text))
+    if not m:
+        return None
+    numbers = re.findall(r"\d+", m.group(0))
+    if len(numbers) < 2:
+        return None
+    year, number = int(numbers[0]), int(numbers[-1])
+    if not (1 <= number <= 12) or not (1000 <= year <= 9999):
+        return None
+    return f"{year:04d}-{number:02d}"
+
+
 def _parse_meta_line(line: _Line, rules: ParseRules) -> _Meta | None:
     """The fields of a line made only of metadata fields, or None."""
     kd = line.keyed
@@ -930,6 +967,66 @@ def _find_title(lines: list[_Line], root: Any, rules: ParseRules, crumbs: list[s
         if line.heading and _tag(line.el) == "h1":
             return line.text, i
     return None, None
+
+
+# --------------------------------------------------------------------------- subtitle
+
+def _subtitle_chrome(line: _Line, rules: ParseRules, base: str, title_key: str | None,
+                     crumb_key: str | None) -> bool:
+    """A line next to the title that is page chrome, not a subtitle: the breadcrumb, the
+    channel heading (the last crumb again), the title again, the magazine masthead,
+    sponsor boxes and other furniture, navigation, footer, link rows, a row of bracketed
+    buttons, metadata."""
+    k = line.key
+    ms, ml = rules._masthead
+    return bool(
+        (title_key is not None and k == title_key)
+        or (crumb_key is not None and k == crumb_key)
+        or rules._breadcrumb.search(k) or ms.search(k) or ml.search(k)
+        or _is_footer(k, rules) or _is_furniture(line, rules) or _is_nav(line, rules)
+        or _link_only(line, base, rules)
+        or _TRAILING_TOOLS_RE.fullmatch(k.strip()) is not None  # 【打印】 【关闭】 alone
+        or _parse_meta_line(line, rules) is not None
+    )
+
+
+def _find_subtitle(lines: list[_Line], rules: ParseRules, base: str, title: str | None,
+                   title_idx: int | None, run: tuple[int, int, _Meta] | None,
+                   crumbs: list[str], crumb_last: int | None) -> str | None:
+    """The subtitle printed with the title, or None.
+
+    1. The line(s) between the title line and the metadata line that are not chrome
+       (at most ``subtitle_max_lines``, each at most ``subtitle_max_chars``; more means
+       the page is not laid out as title/subtitle/metadata, and nothing is taken).
+    2. Else a kicker: the one line right above the title, printed in the same parent
+       element as the title (a sibling block), when it is not chrome.
+    Only on magazine pages (the metadata carries an issue) unless
+    ``subtitle_magazine_only`` is false, and only when the metadata line anchors the page.
+    """
+    if title_idx is None or run is None or title_idx >= run[0]:
+        return None
+    if rules.subtitle_magazine_only and not run[2].issue:
+        return None
+    title_key = key_of(title) if title else None
+    crumb_key = key_of(crumbs[-1]) if crumbs else None
+
+    def ok(texts: list[str]) -> bool:
+        return 0 < len(texts) <= rules.subtitle_max_lines and all(
+            len(t) <= rules.subtitle_max_chars for t in texts)
+
+    between = [ln.text for ln in lines[title_idx + 1: run[0]]
+               if not _subtitle_chrome(ln, rules, base, title_key, crumb_key)]
+    if between:
+        return " ".join(between) if ok(between) else None
+    above = title_idx - 1
+    if above < 0 or (crumb_last is not None and above <= crumb_last):
+        return None
+    line, title_line = lines[above], lines[title_idx]
+    if line.el is title_line.el or line.el.getparent() is not title_line.el.getparent():
+        return None
+    if _subtitle_chrome(line, rules, base, title_key, crumb_key) or not ok([line.text]):
+        return None
+    return line.text
 
 
 # --------------------------------------------------------------------------- body
@@ -1235,12 +1332,15 @@ def parse_article(html: str | bytes, url: str, rules: ParseRules | None = DEFAUL
     source = meta.source
     if source is None and meta.issue:
         source = f"{rules.magazine_name}{meta.issue}"
+    subtitle = _find_subtitle(lines, rules, canonical, title, title_idx, run, crumbs, crumb_last)
     record = {
         "id": article_id,
         "url": canonical,
         "section": " > ".join(crumbs) if crumbs else None,
         "title": title or None,
+        "subtitle": subtitle,
         "published": meta.published,
+        "issue": issue_month(meta.issue, rules),
         "author": meta.author,
         "source": source,
         "views": meta.views,

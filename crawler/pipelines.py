@@ -46,7 +46,7 @@ class ArchivePipeline:
 
     def open_spider(self, spider=None):
         spider = spider or self.crawler.spider
-        channels = [(s.list_url, s.name) for s in spider.config.sections]
+        channels = [(s.list_url, s.name) for s in spider.config.sections if s.enabled]
         self.run_id = self.archive.start_run(spider.mode, channels)
         self.crawler.stats.set_value("barwatch/run_id", self.run_id)
 
@@ -72,7 +72,8 @@ class ArchivePipeline:
         archive = self.archive
         if kind == "article":
             outcome = archive.record_article(
-                self.run_id, item["record"], item.get("etag"), item.get("last_modified"), channel=item.get("channel")
+                self.run_id, item["record"], item.get("etag"), item.get("last_modified"), channel=item.get("channel"),
+                list_date=item.get("list_date"),
             )
             if outcome == "failed":
                 logger.warning("not stored: %s (see `barwatch runs`)", item["record"]["url"])
@@ -84,6 +85,20 @@ class ArchivePipeline:
         if kind == "failure":
             archive.record_failure(self.run_id, item["url"], item["failure"], item["message"], item.get("id"))
             return "failed"
+        if kind == "candidate":
+            archive.record_candidate(
+                item["url"], item["page_kind"], how=item.get("how"), text=item.get("text"), found_on=item.get("found_on"),
+                depth=item.get("depth", 0), channel=item.get("channel"), note=item.get("note"),
+                recheck_days=self.crawler.spider.config.discovery.recheck_days,
+            )
+            return "candidate"
+        if kind == "channel":
+            if archive.add_channel(
+                item["template"], item["name"], how_found=item["how_found"], first_page=item["first_page"],
+                found_on=item["found_on"], first_url=item["first_url"], js_pager=item["js_pager"],
+            ):
+                logger.info("discovered channel %s (%s), found by %s", item["name"], item["template"], item["how_found"])
+            return "channel"
         raise ValueError(f"unknown item kind {kind!r}")  # a programming error, not a site problem
 
     def spider_closed(self, spider, reason):
@@ -94,10 +109,12 @@ class ArchivePipeline:
         fatal = self._fatal(spider)
         interrupted = reason not in (None, "finished", "storage_error")
         walked = {t: w.ids for t, w in spider.walks.items() if w.done and not w.failed}
+        news = {t: (w.newest, "the walk failed: see the run's failures" if w.failed else None)
+                for t, w in spider.walks.items() if w.done or w.failed}
         try:
             run = self.archive.finish_run(
                 self.run_id, requests=requests, interrupted=interrupted, fatal=fatal, walked=walked,
-                note=f"finish reason: {reason}" if interrupted else None,
+                note=f"finish reason: {reason}" if interrupted else None, channel_news=news,
             )
         except StorageError as exc:
             logger.error("could not close run %s: %s", self.run_id, exc)
@@ -114,9 +131,9 @@ class ArchivePipeline:
         unavailable = self.crawler.stats.get_value("barwatch/robots_unavailable")
         if unavailable:
             return unavailable
-        sections = {s.list_url for s in spider.config.sections}
-        if sections and sections <= spider.forbidden_lists:
-            message = "robots.txt disallows every configured list page: nothing was crawled"
+        walked = set(getattr(spider, "channels", {}))
+        if walked and walked <= spider.forbidden_lists:
+            message = "robots.txt disallows every list page this run was to walk: nothing was crawled"
             logger.warning("%s", message)
             return message
         return None

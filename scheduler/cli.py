@@ -145,6 +145,9 @@ def cmd_crawl(args) -> int:
         print(f"barwatch: {exc}", file=sys.stderr)
         return LOCKED_EXIT_CODE
     print(_summary(run))
+    cycle = _cycle(args, config.crawl.reverify_days, clock)
+    if cycle:
+        print(cycle)
     if run["status"] == "failed":
         print(f"run {run['id']} failed: {_terminal(run['note'])}", file=sys.stderr)
     elif run["note"]:
@@ -152,6 +155,20 @@ def cmd_crawl(args) -> int:
     if run.get("held") == "suspect":
         print(f"run {run['id']} is held: its change alerts wait; check, then `barwatch release {run['id']}`")
     return EXIT_FAILED if run["status"] == "failed" else 0
+
+
+def _cycle(args, days: int, clock=None) -> str | None:
+    """How far the re-verification cycle has come, for the crawl summary."""
+    from storage.archive import ArchiveError
+
+    try:
+        with _open_archive(args, clock=clock) as archive:
+            checked, total = archive.reverify_progress(days)
+    except (CliError, ArchiveError):
+        return None
+    if not total:
+        return None
+    return f"cycle: {checked} of {total} articles re-verified within {days} days ({checked * 100 // total}%)"
 
 
 def _terminal(text) -> str:
@@ -222,6 +239,39 @@ def cmd_runs(args) -> int:
         print(line + (f"  [{_terminal(run['note'])}]" if run["note"] else ""))
     for incident in archive.open_incidents():
         print(f"open incident since run {incident['opened_run']}: {_terminal(incident['detail'])}")
+    return 0
+
+
+def cmd_channels(args) -> int:
+    from storage.textops import fit
+
+    config = _load_config(args)
+    archive = _open_archive(args)
+    silenced = {s.list_url for s in config.sections if not s.enabled}
+    configured = {s.list_url for s in config.sections if s.enabled}
+    rows = archive.channels()
+    if not rows:
+        print("no channel walked yet (run `barwatch crawl` first)")
+        return 0
+    print(f"{fit('channel', 16)}  {fit('found by', 10)}  {fit('state', 12)}  {fit('newest', 10)}  "
+          f"{'articles':>8}  {fit('last walked', 20)}  list URL")
+    for row in rows:
+        template = row["url_template"]
+        if template in silenced:
+            state = "silenced"
+        elif row["how_found"] == "config" and template not in configured:
+            state = "unconfigured"
+        elif row["baseline_done_at"] is None:
+            state = "baseline"
+        elif row["last_error"]:
+            state = "failing"
+        else:
+            state = "ok"
+        print(f"{fit(row['name'] or '', 16)}  {fit(row['how_found'] or '', 10)}  {fit(state, 12)}  "
+              f"{fit(row['newest_item'] or '-', 10)}  {row['articles_found']:>8}  {fit(row['last_walked'] or '-', 20)}  "
+              f"{_terminal(template)}")
+        if row["last_error"]:
+            print(f"{'':>18}last error: {_terminal(row['last_error'])}")
     return 0
 
 
@@ -375,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5")
     _db(p)
     p.add_argument("--limit", type=_positive_int, default=20)
+
+    p = _command(sub, "channels", cmd_channels, "List the channels walked, configured and discovered, with their health.",
+                 "barwatch channels --db barwatch.db")
+    _db(p), _config(p)
 
     p = _command(sub, "release", cmd_release, "Confirm a suspect run so that its held change alerts are sent.", "barwatch release 12")
     _db(p)

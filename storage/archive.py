@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,15 @@ import sqlite_utils
 
 from storage import search
 from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
-from storage.textops import CONTENT_FIELDS, clean_text, content_hash, encoding_problem, normalize_text, unified_diff
+from storage.textops import (
+    ADDED_CONTENT_FIELDS,
+    CONTENT_FIELDS,
+    clean_text,
+    content_hash,
+    encoding_problem,
+    normalize_text,
+    unified_diff,
+)
 
 Clock = Callable[[], datetime]
 
@@ -39,7 +48,7 @@ NEW, CHANGED, UNCHANGED, FAILED, REMOVED = "new", "changed", "unchanged", "faile
 OPERATIONS = "operations"  # the alert kind of an operations notice (a run failed, a run is held ...)
 
 # The text fields of a record that come from the site (attachments are cleaned item by item).
-_TEXT_FIELDS = ("url", "section", "title", "published", "author", "source", "body")
+_TEXT_FIELDS = ("url", "section", "title", "subtitle", "published", "issue", "author", "source", "body")
 
 
 def utcnow() -> datetime:
@@ -175,7 +184,7 @@ class Archive:
 
     # ------------------------------------------------------------------ runs
     def start_run(self, mode: str, channels: Sequence[tuple[str, str]] = ()) -> int:
-        """Open a run and register its channels ((url_template, name) pairs).
+        """Open a run and register its configured channels ((url_template, name) pairs).
 
         The caller holds the crawl lock, so a run still marked running was left by a crawl
         that died: close it as interrupted (its alerts become sendable).
@@ -190,10 +199,11 @@ class Archive:
             inherit = conn.execute("SELECT 1 FROM meta WHERE key = 'inherit_baseline'").fetchone() is not None
             for template, name in channels:
                 conn.execute(
-                    "INSERT OR IGNORE INTO channels(url_template, name, first_seen, baseline_done_at) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO channels(url_template, name, first_seen, baseline_done_at, how_found) "
+                    "VALUES (?, ?, ?, ?, 'config')",
                     [template, name, now, now if inherit else None],
                 )
-                conn.execute("UPDATE channels SET name = ? WHERE url_template = ?", [name, template])
+                conn.execute("UPDATE channels SET name = ?, how_found = 'config' WHERE url_template = ?", [name, template])
             conn.execute("DELETE FROM meta WHERE key = 'inherit_baseline'")
             # baseline = nothing has been announced-ready yet: the archive's very first crawl.
             done = conn.execute(
@@ -218,6 +228,7 @@ class Archive:
         fatal: str | None = None,
         walked: dict[str, Iterable[str]] | None = None,
         note: str | None = None,
+        channel_news: dict[str, tuple[str | None, str | None]] | None = None,
     ) -> dict:
         """Close a run with its one true status.
 
@@ -226,7 +237,8 @@ class Archive:
         error). Otherwise a run that fetched nothing and failed something is ``failed``,
         one with failures is ``partial``, the rest ``ok``. ``walked`` maps each channel
         whose walk finished in this run to the ids its lists showed; a channel in baseline
-        leaves it here (unless the run was interrupted or failed).
+        leaves it here (unless the run was interrupted or failed). ``channel_news`` maps
+        each channel walked to (the newest list date seen, the error of its walk or None).
         """
         now = self.now()
         with self.write() as conn:
@@ -262,6 +274,12 @@ class Archive:
             if status in ("ok", "partial"):
                 for template, ids in (walked or {}).items():
                     self._finish_walk(conn, template, list(ids), now)
+            for template, (newest, error) in (channel_news or {}).items():
+                conn.execute(
+                    "UPDATE channels SET newest_item = MAX(COALESCE(newest_item, ''), COALESCE(?, '')), last_error = ? "
+                    "WHERE url_template = ?",
+                    [newest, clean_text(error), template],
+                )
             finished = self._run(run_id)
             self._raise_notices(conn, finished, now)
         return finished
@@ -310,6 +328,66 @@ class Archive:
 
     def _bump(self, conn: sqlite3.Connection, run_id: int, counter: str) -> None:
         conn.execute(f"UPDATE crawl_runs SET [{counter}] = [{counter}] + 1 WHERE id = ?", [run_id])
+
+    # ------------------------------------------------------------------ channels, discovery
+    def channels(self) -> list[dict]:
+        cursor = self.conn.execute("SELECT * FROM channels ORDER BY first_seen, url_template")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+    def add_channel(
+        self,
+        template: str,
+        name: str,
+        *,
+        how_found: str,
+        first_page: int = 1,
+        found_on: str | None = None,
+        first_url: str | None = None,
+        js_pager: bool = False,
+    ) -> bool:
+        """A list page discovery found: walked like a section from now on, in baseline
+        until one walk of it finishes. False if the template was known already."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO channels(url_template, name, first_page, first_url, how_found, found_on, "
+                "first_seen, js_pager) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [template, clean_text(name), first_page, first_url, how_found, clean_text(found_on), self.now(),
+                 int(js_pager)],
+            )
+            return cursor.rowcount == 1
+
+    def candidates(self) -> list[dict]:
+        cursor = self.conn.execute("SELECT * FROM candidates ORDER BY first_seen, url")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+    def record_candidate(
+        self,
+        url: str,
+        kind: str,
+        *,
+        how: str | None = None,
+        text: str | None = None,
+        found_on: str | None = None,
+        depth: int = 0,
+        channel: str | None = None,
+        note: str | None = None,
+        recheck_days: int = 30,
+    ) -> None:
+        """What a page offered as a possible channel turned out to be: list, hub or other
+        (asked again after ``recheck_days``)."""
+        now = self.clock()
+        recheck = iso(now + timedelta(days=recheck_days)) if kind == "other" else None
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO candidates(url, kind, how, text, found_on, depth, first_seen, checked_at, recheck_after, "
+                "channel, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET kind = excluded.kind, checked_at = excluded.checked_at, "
+                "recheck_after = excluded.recheck_after, channel = excluded.channel, note = excluded.note",
+                [url, kind, how, clean_text(text), clean_text(found_on), depth, iso(now), iso(now), recheck, channel,
+                 clean_text(note)],
+            )
 
     # ------------------------------------------------------------------ operations notices
     def _raise_notices(self, conn: sqlite3.Connection, run: dict, now: str) -> None:
@@ -373,37 +451,69 @@ class Archive:
     def known_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT id FROM articles")}
 
-    def revisit_plan(self, revisit_days: int | None, rotation_quota: int) -> list[dict]:
-        """Known articles to re-fetch this run: every recent one, then the rotation quota.
+    def revisit_plan(self, revisit_days: int | None, reverify_days: int = 7) -> list[dict]:
+        """Known articles to re-fetch this run: the recent ones, then this run's share of the
+        re-verification cycle.
 
         ``revisit_days=None`` means every known article (a full run). Recent means published
-        within ``revisit_days`` (or, with no date on the page, first seen within it). The
-        rest are re-verified slowly, least recently checked first, so the whole archive is
-        covered over time without hammering the site.
+        or edited within ``revisit_days`` (with no date, first seen within it): re-fetched
+        every run. Every other article is re-fetched at least once every ``reverify_days``:
+        each run takes ``reverify_quota`` of them, least recently checked first.
         """
         cols = "id, url, etag, last_modified, status"
         if revisit_days is None:
             return [dict(r) for r in self.db.query(f"SELECT {cols} FROM articles ORDER BY published DESC, id")]
         cutoff_dt = self.clock() - timedelta(days=revisit_days)
         cutoff_date, cutoff_ts = cutoff_dt.strftime("%Y-%m-%d"), iso(cutoff_dt)
-        recent_where = "(published >= ? OR (published IS NULL AND first_seen >= ?))"
+        recent_where = "(published >= ? OR (version > 1 AND last_changed >= ?) OR (published IS NULL AND first_seen >= ?))"
+        params = [cutoff_date, cutoff_ts, cutoff_ts]
         recent = [
             dict(r)
+            for r in self.db.query(f"SELECT {cols} FROM articles WHERE {recent_where} ORDER BY published DESC, id", params)
+        ]
+        quota = self.reverify_quota(reverify_days)
+        rotation = [
+            dict(r)
             for r in self.db.query(
-                f"SELECT {cols} FROM articles WHERE {recent_where} ORDER BY published DESC, id", [cutoff_date, cutoff_ts]
+                f"SELECT {cols} FROM articles WHERE NOT {recent_where} "
+                "ORDER BY last_checked IS NOT NULL, last_checked, id LIMIT ?",
+                [*params, quota],
             )
         ]
-        rotation = []
-        if rotation_quota > 0:
-            rotation = [
-                dict(r)
-                for r in self.db.query(
-                    f"SELECT {cols} FROM articles WHERE NOT {recent_where} "
-                    "ORDER BY last_checked IS NOT NULL, last_checked, id LIMIT ?",
-                    [cutoff_date, cutoff_ts, rotation_quota],
-                )
-            ]
         return recent + rotation
+
+    def run_interval(self) -> float:
+        """Seconds between runs, as the recent runs were spaced (median of the last 10
+        gaps; an hour until there are two runs). The cycle is planned on it."""
+        starts = [
+            datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            for r in self.conn.execute("SELECT started_at FROM crawl_runs ORDER BY id DESC LIMIT 11")
+        ]
+        gaps = sorted((a - b).total_seconds() for a, b in zip(starts, starts[1:]) if a > b)
+        if not gaps:
+            return 3600.0
+        return min(max(gaps[len(gaps) // 2], 60.0), 7 * 86400.0)
+
+    def reverify_quota(self, reverify_days: int) -> int:
+        """This run's share of the cycle: the archive spread over the runs of a cycle, or
+        more when articles would otherwise miss their deadline before the next run."""
+        interval = self.run_interval()
+        total = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        runs_per_cycle = max(1.0, reverify_days * 86400.0 / interval)
+        share = math.ceil(total / runs_per_cycle)
+        deadline = iso(self.clock() - timedelta(days=reverify_days) + timedelta(seconds=interval))
+        due = self.conn.execute(
+            "SELECT COUNT(*) FROM articles WHERE last_checked IS NULL OR last_checked < ?", [deadline]
+        ).fetchone()[0]
+        return max(share, due)
+
+    def reverify_progress(self, reverify_days: int) -> tuple[int, int]:
+        """(articles checked within the last ``reverify_days``, all articles)."""
+        since = iso(self.clock() - timedelta(days=reverify_days))
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(last_checked >= ?), 0), COUNT(*) FROM articles", [since]
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     # ------------------------------------------------------------------ recording
     def get_article(self, article_id: str) -> dict | None:
@@ -418,12 +528,17 @@ class Archive:
         etag: str | None = None,
         last_modified: str | None = None,
         channel: str | None = None,
+        list_date: str | None = None,
     ) -> str:
         """Store a parsed article. Returns new, changed, unchanged or failed.
 
         ``channel`` is the url_template of the channel whose list led here (None: reached
         otherwise, e.g. a revisit or a side link). What is first seen while that channel is
         in baseline, or was listed by its baseline walk, is stored without an alert.
+        ``list_date`` is the date of the list row that linked here: the article's date when
+        the page prints none (so is the magazine issue the page names, ``record["issue"]``).
+        Neither is content: they fill ``published`` with ``published_from`` saying so, and
+        never make or change a version.
         """
         record = clean_record(record)
         aid = record["id"]
@@ -436,11 +551,17 @@ class Archive:
         new_hash = content_hash(record)
         with self.write() as conn:
             old = self.get_article(aid)
+            if old is not None and old.get("published_from") not in (None, "page"):
+                # The page's own reading, for the comparison; the stored list/issue date stays.
+                old = {**old, "_stored_published": old["published"], "published": None}
             note = None
             if old is not None and old["content_hash"] != new_hash:
                 old_garbled = encoding_problem(old.get("title")) or encoding_problem(old.get("body"))
+                newly = _newly_extracted(old, record)
                 if old_garbled:
                     note = f"repair: the stored version was garbled ({old_garbled})"
+                elif newly:
+                    note = f"repair: {', '.join(newly)} now extracted from the same page"
                 else:
                     problem = self._lost_title(old, record)
                     if problem:
@@ -448,11 +569,14 @@ class Archive:
                         self._bump(conn, run_id, FAILED)
                         return FAILED
                     note = self._shrunk(old, record)
+            published, published_from = _published(record, list_date, old)
             row = {
                 "url": record["url"],
                 "section": record.get("section"),
                 "title": record.get("title"),
-                "published": record.get("published"),
+                "subtitle": record.get("subtitle"),
+                "published": published,
+                "published_from": published_from,
                 "author": record.get("author"),
                 "source": record.get("source"),
                 "views": record.get("views"),
@@ -469,7 +593,7 @@ class Archive:
             diff = None
             if old is None:
                 outcome, version = NEW, 1
-                row.update(id=aid, first_seen=now, last_changed=now, version=1)
+                row.update(id=aid, first_seen=now, last_changed=now, version=1, channel=channel)
                 cols = ", ".join(row)
                 conn.execute(f"INSERT INTO articles({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
             else:
@@ -483,9 +607,9 @@ class Archive:
                 sets = ", ".join(f"{c} = ?" for c in row)
                 conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
             if version is not None:
+                cols = ["article_id", "version", "fetched_at", *CONTENT_FIELDS, "content_hash", "diff", "run_id", "note"]
                 conn.execute(
-                    "INSERT INTO versions(article_id, version, fetched_at, title, published, author, source, body, "
-                    "content_hash, diff, run_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [aid, version, now, *(record.get(f) for f in CONTENT_FIELDS), new_hash, diff, run_id, note],
                 )
             if version is not None or old["status"] == "removed":  # new text, or back from removal
@@ -493,9 +617,13 @@ class Archive:
             if record.get("views") is not None:
                 conn.execute("INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]])
             if outcome == NEW:
-                if not self._is_backlog(conn, run_id, aid, channel, record.get("published")):
+                if not self._is_backlog(conn, run_id, aid, channel, published):
                     self._queue(conn, run_id, aid, NEW, 1, now)
                 conn.execute("DELETE FROM backlog WHERE article_id = ?", [aid])
+                if channel is not None:
+                    conn.execute(
+                        "UPDATE channels SET articles_found = articles_found + 1 WHERE url_template = ?", [channel]
+                    )
             elif outcome == CHANGED and not (note or "").startswith("repair"):
                 self._queue(conn, run_id, aid, CHANGED, version, now)
             self._bump(conn, run_id, outcome)
@@ -619,6 +747,30 @@ class Archive:
 
     def iter_articles(self, where: str | None = None, params: Iterable = ()) -> Iterable[dict]:
         return self.db["articles"].rows_where(where, list(params), order_by="published desc, id")
+
+
+def _published(record: dict, list_date: str | None, old: dict | None) -> tuple[str | None, str | None]:
+    """The article's date and where it came from: the page, else the list row, else what
+    was stored from a list before (a revisit has no list row), else the magazine issue."""
+    if record.get("published"):
+        return record["published"], "page"
+    if list_date:
+        return list_date, "list"
+    if old is not None and old.get("_stored_published") and old.get("published_from") in ("list", "issue"):
+        return old["_stored_published"], old["published_from"]
+    if record.get("issue"):
+        return record["issue"], "issue"
+    return None, None
+
+
+def _newly_extracted(old: dict, record: dict) -> list[str]:
+    """Content fields a newer parser reads from a page where the stored version has none,
+    when nothing else differs: the page did not change, barwatch learnt to read more."""
+    added = [f for f in ADDED_CONTENT_FIELDS if not old.get(f) and record.get(f)]
+    if not added:
+        return []
+    rest = {f: None for f in added}
+    return added if content_hash({**old, **rest}) == content_hash({**record, **rest}) else []
 
 
 def clean_record(record: dict) -> dict:

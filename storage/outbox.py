@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from storage.textops import CONTENT_FIELDS
+
 KINDS = ("new", "changed", "removed")
 # Operations notices (a run failed, the same failures keep coming, a run is held) go out
 # whatever ``[alerts] kinds`` says: an operator must hear that the watch itself is broken.
 OPERATIONS = "operations"
-CONTENT = ("title", "published", "author", "source", "body")
+CONTENT = CONTENT_FIELDS
 MAX_ERROR = 300
 _CHUNK = 500  # ids per UPDATE, far below SQLite's variable limit
 

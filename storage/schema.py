@@ -31,6 +31,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "url": str,
             "section": str,
             "title": str,
+            "subtitle": str,
             "published": str,
             "author": str,
             "source": str,
@@ -49,6 +50,12 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "last_checked": str,
             "etag": str,
             "last_modified": str,
+            # Where `published` came from: page (printed on it), list (the list row that
+            # linked to it) or issue (the magazine issue it names, as YYYY-MM). Only a
+            # page date is content; the others never make a version.
+            "published_from": str,
+            # The channel (channels.url_template) whose list first showed the article.
+            "channel": str,
         },
         "id",
     ),
@@ -58,6 +65,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "version": int,
             "fetched_at": str,
             "title": str,
+            "subtitle": str,
             "published": str,
             "author": str,
             "source": str,
@@ -97,11 +105,38 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
         {
             "url_template": str,
             "name": str,
+            "first_page": int,
+            "first_url": str,
+            "how_found": str,
+            "found_on": str,
             "first_seen": str,
             "baseline_done_at": str,
             "last_walked": str,
+            "newest_item": str,
+            "articles_found": int,
+            "last_error": str,
+            "js_pager": int,
         },
         "url_template",
+    ),
+    # Pages offered as possible channel lists and what they turned out to be: list (then
+    # `channel` names it), hub (a page of links to lists), other (asked again after
+    # `recheck_after`), or pending (not fetched yet).
+    "candidates": (
+        {
+            "url": str,
+            "kind": str,
+            "how": str,
+            "text": str,
+            "found_on": str,
+            "depth": int,
+            "first_seen": str,
+            "checked_at": str,
+            "recheck_after": str,
+            "channel": str,
+            "note": str,
+        },
+        "url",
     ),
     # Ids listed by a channel's finished baseline walk that could not be stored then (a
     # failed fetch): when they arrive later they are still backlog, not news.
@@ -141,6 +176,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
 NOT_NULL_DEFAULTS = {
     "crawl_runs": {"requests": 0, "new": 0, "changed": 0, "unchanged": 0, "removed": 0, "failed": 0, "baseline": 0},
     "alerts": {"attempts": 0},
+    "channels": {"articles_found": 0, "js_pager": 0},
+    "candidates": {"depth": 0},
 }
 
 INDEXES = [
@@ -151,6 +188,9 @@ INDEXES = [
     ("alerts", ["sent_at", "kind"]),
     ("alerts", ["article_id", "kind", "run_id"], True),
     ("failures", ["run_id"]),
+    ("articles", ["last_checked"]),
+    ("articles", ["channel"]),
+    ("versions", ["run_id"]),
 ]
 
 FOREIGN_KEYS = {

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 
 # The fields whose change is an edit (SITE.md: "An edit is a change in title, date,
 # author, source or body text"). The view counter and page chrome are not among them.
-CONTENT_FIELDS = ("title", "published", "author", "source", "body")
+# The magazine's subtitle line is content too (SITE.md's "title" of a magazine piece is two
+# lines).
+CONTENT_FIELDS = ("title", "subtitle", "published", "author", "source", "body")
+# Content fields added after archives existed: hashed only when present, so the hash of
+# every article without one stays what it was and no upgrade ever looks like an edit.
+ADDED_CONTENT_FIELDS = ("subtitle",)
 
 _SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 
@@ -50,13 +55,21 @@ def normalize_text(text: str | None) -> str:
 
 def content_hash(record: dict) -> str:
     """A stable hash of the normalised content fields of an article record."""
-    payload = {f: normalize_text(record.get(f)) for f in CONTENT_FIELDS}
+    payload = {
+        f: normalize_text(record.get(f))
+        for f in CONTENT_FIELDS
+        if f not in ADDED_CONTENT_FIELDS or normalize_text(record.get(f))
+    }
     blob = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _fields_as_lines(record: dict) -> list[str]:
-    lines = [f"{f}: {record.get(f) or ''}" for f in CONTENT_FIELDS if f != "body"]
+    lines = [
+        f"{f}: {record.get(f) or ''}"
+        for f in CONTENT_FIELDS
+        if f != "body" and (f not in ADDED_CONTENT_FIELDS or record.get(f))
+    ]
     return lines + ["", *(record.get("body") or "").split("\n")]
 
 
@@ -195,6 +208,26 @@ def summarize_changes(changes: list[ParagraphChange], width: int = 60) -> str:
     hint = f"+「{first_ins}」" if first_ins else (f"-「{first_del}」" if first_del else "")
     line = f"{what}: {hint}" if hint else what
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- terminal columns
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: wide (CJK) and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut with … or padded with spaces to exactly ``width`` terminal columns."""
+    text = one_line(text)
+    if display_width(text) > width:
+        out, used = "", 0
+        for c in text:
+            w = display_width(c)
+            if used + w > width - 1:
+                break
+            out, used = out + c, used + w
+        text = out + "…"
+    return text + " " * (width - display_width(text))
 
 
 # --------------------------------------------------------------------------- sanitising

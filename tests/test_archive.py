@@ -1,6 +1,6 @@
 """The archive API on tmp_path databases with a frozen clock."""
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -112,14 +112,37 @@ def test_suspect_run_when_most_revisited_change(tmp_path):
             archive.release(run2)
 
 
-def test_revisit_plan_recent_then_rotation(archive):
+def test_revisit_plan_recent_then_the_cycle_share(archive):
     run = archive.start_run("full")
     archive.record_article(run, rec(A, published="2026-11-20"))  # recent
     archive.record_article(run, rec(B, published="2020-01-01"))
     archive.record_article(run, rec(C, published="2019-01-01"))
-    assert [p["id"] for p in archive.revisit_plan(30, 0)] == [A]
-    assert [p["id"] for p in archive.revisit_plan(30, 1)] == [A, B]
-    assert [p["id"] for p in archive.revisit_plan(None, 0)] == [A, B, C]
+    assert archive.reverify_quota(7) == 1  # 3 articles over 168 hourly runs, rounded up
+    assert [p["id"] for p in archive.revisit_plan(30, 7)] == [A, B]
+    assert [p["id"] for p in archive.revisit_plan(None)] == [A, B, C]
+
+
+def test_every_article_is_reverified_within_the_cycle(tmp_path):
+    """200 articles, a one-day cycle, hourly runs: each run re-checks its share, least
+    recently checked first, and after one cycle every article has been checked."""
+    clock = {"now": NOW}
+    with Archive(tmp_path / "c.db", clock=lambda: clock["now"]) as archive:
+        run = archive.start_run("full")
+        ids = [f"{n:032x}" for n in range(200)]
+        for aid in ids:
+            archive.record_article(run, rec(aid, published="2020-01-01"))
+        archive.finish_run(run, 200)
+        per_run = []
+        for hour in range(1, 25):
+            clock["now"] = NOW + timedelta(hours=hour)
+            run = archive.start_run("incremental")
+            plan = archive.revisit_plan(30, 1)
+            per_run.append(len(plan))
+            for entry in plan:
+                archive.record_not_modified(run, entry["id"])
+            archive.finish_run(run, len(plan))
+        assert per_run == [9] * 24  # 200 / 24 runs, rounded up
+        assert archive.reverify_progress(1) == (200, 200)
 
 
 def test_not_a_database(tmp_path):

@@ -40,7 +40,8 @@ def test_every_command_has_help_with_an_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert sorted(commands) == sorted(
-        ["crawl", "migrate", "inspect", "runs", "release", "history", "diff", "notify", "search", "serve", "daemon", "demo"]
+        ["crawl", "migrate", "inspect", "runs", "channels", "release", "history", "diff", "notify", "search", "serve",
+         "daemon", "demo"]
     )
     for name, sub in commands.items():
         text = sub.format_help()

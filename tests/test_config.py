@@ -126,11 +126,11 @@ BROKEN = [
     (SITE, "sections", "at least one [[sections]] table with name and list_url is required"),
     (SITE + "sections = []\n", "site.sections", "unknown key (known: base_url)"),  # TOML: the key is in [site]
     (SITE + '[sections]\nname="x"\n', "sections", "expected [[sections]] tables (double brackets: an array of tables)"),
-    (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, schedule, alerts, parsing)"),
+    (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, parsing)"),
     (GOOD + "[crawl]\ndelay = 1\n", "crawl.delay",
-     "unknown key (known: download_delay, autothrottle, max_pages, revisit_days, rotation_per_run, retry_times, "
+     "unknown key (known: download_delay, autothrottle, max_pages, revisit_days, reverify_days, retry_times, "
      "retry_backoff, timeout, user_agent)"),
-    (ONE + "foo = 1\n", "sections[0].foo", "unknown key (known: name, list_url, first_page, max_pages)"),
+    (ONE + "foo = 1\n", "sections[0].foo", "unknown key (known: name, list_url, first_page, max_pages, enabled)"),
     # sections
     (SITE + '[[sections]]\nname="x"\n', "sections[0].list_url", "missing"),
     (SITE + '[[sections]]\nname=" "\nlist_url="/a?p={page}"\n', "sections[0].name", "must not be empty"),
@@ -158,7 +158,9 @@ BROKEN = [
     (GOOD + "[crawl]\nretry_times = 3.0\n", "crawl.retry_times", "expected an integer, got 3.0"),
     (GOOD + "[crawl]\nretry_backoff = 601\n", "crawl.retry_backoff", "must be from 0 to 600, got 601"),
     (GOOD + "[crawl]\nrevisit_days = -1\n", "crawl.revisit_days", "must be at least 0, got -1"),
-    (GOOD + "[crawl]\nrotation_per_run = -1\n", "crawl.rotation_per_run", "must be at least 0, got -1"),
+    (GOOD + "[crawl]\nreverify_days = 0\n", "crawl.reverify_days", "must be from 1 to 365, got 0"),
+    (GOOD + "[discovery]\nmax_candidates_per_run = -1\n", "discovery.max_candidates_per_run", "must be from 0 to 1000, got -1"),
+    (GOOD + "[discovery]\nenabled = 1\n", "discovery.enabled", "expected true or false, got 1"),
     (GOOD + "[crawl]\nautothrottle = 1\n", "crawl.autothrottle", "expected true or false, got 1"),
     (GOOD + "[crawl]\nuser_agent = 3\n", "crawl.user_agent", "expected a string, got 3"),
     # [drift], also through the old [crawl] spelling
@@ -194,7 +196,7 @@ BROKEN = [
     (GOOD + "[parsing]\ndate_labels = []\n", "parsing.date_labels", "must not be empty"),
     (GOOD + "[parsing]\ncontent_xpath = '//div[@'\n", "parsing.content_xpath",
      "not a valid XPath (Invalid expression): '//div[@'"),
-    (GOOD + "parsing = 3\n", "sections[0].parsing", "unknown key (known: name, list_url, first_page, max_pages)"),
+    (GOOD + "parsing = 3\n", "sections[0].parsing", "unknown key (known: name, list_url, first_page, max_pages, enabled)"),
     # renamed keys: the old and the new spelling at once
     (GOOD + "[crawl]\nsuspect_min = 3\n[drift]\nsuspect_min = 4\n", "crawl.suspect_min",
      "renamed to drift.suspect_min, which is also given: remove crawl.suspect_min"),
@@ -248,3 +250,12 @@ def test_renames_do_not_touch_the_callers_mapping():
         config = parse_config(raw, "mem.toml")
     assert config.drift.suspect_min == 2 and config.path == "mem.toml"
     assert raw["crawl"] == {"suspect_min": 2} and "drift" not in raw
+
+
+def test_a_dropped_key_is_ignored_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "old.toml"
+    path.write_text(GOOD + "[crawl]\nrotation_per_run = 20\n", encoding="utf-8")
+    with pytest.warns(DeprecationWarning, match="crawl.rotation_per_run is ignored: replaced by crawl.reverify_days"):
+        config = load_config(path)
+    assert config.crawl.reverify_days == 7
+    assert "rotation_per_run is ignored" in caplog.text

@@ -8,7 +8,7 @@ import pytest
 from fixtures import spec
 from fixtures.server import FixtureSite
 from storage.archive import Archive
-from tests.crawling import FIXTURE_CONFIG, NOW, copy_db, crawl, stored_record
+from tests.crawling import FIXTURE_CONFIG, NOW, copy_db, crawl, expected_stored, stored_record
 
 BASE_IDS = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID})
 
@@ -51,7 +51,12 @@ def test_first_crawl_archives_every_article_exactly(baseline, site):
         rows = {r["id"]: r for r in archive.iter_articles()}
         assert sorted(rows) == BASE_IDS  # one row per id; nothing disallowed or foreign
         for aid in BASE_IDS:
-            assert stored_record(rows[aid]) == site.expected_record(aid), aid
+            assert stored_record(rows[aid]) == expected_stored(site.expected_record(aid)), aid
+        # The magazine pages print no date: each takes the date of the list row that
+        # linked to it, marked as such (not content, never a version).
+        for aid in spec.MAGAZINE_IDS:
+            listed = next(a for a in spec.list_rows("magazine", "base") if a.id == aid)
+            assert (rows[aid]["published"], rows[aid]["published_from"]) == (listed.list_date, "list")
         run = archive.runs()[0]
         assert (run["mode"], run["status"], run["new"], run["failed"], run["baseline"]) == ("full", "ok", len(BASE_IDS), 0, 1)
         assert archive.alerts() == []  # a baseline queues no "new" events
@@ -111,7 +116,7 @@ def test_added_article_gives_one_new_event_incrementally(archive_copy, site):
         run = archive.runs()[0]
         assert (run["mode"], run["new"], run["changed"], run["failed"]) == ("incremental", 1, 0, 0)
         assert [(a["article_id"], a["kind"]) for a in archive.alerts()] == [(spec.ADDED_ID, "new")]
-        assert stored_record(archive.get_article(spec.ADDED_ID)) == site.expected_record(spec.ADDED_ID, "added")
+        assert stored_record(archive.get_article(spec.ADDED_ID)) == expected_stored(site.expected_record(spec.ADDED_ID, "added"))
 
 
 def test_removed_article_gives_one_removed_event(archive_copy, site):
@@ -152,17 +157,19 @@ def test_500_burst_changes_nothing(archive_copy, site):
 
 def test_incremental_run_on_unchanged_site_stays_within_request_bound(archive_copy, site):
     with open_archive(archive_copy) as archive:
-        recent = len(archive.revisit_plan(30, 0))
-    quota = 3
-    config = archive_copy.parent / "quota.toml"
-    config.write_text(FIXTURE_CONFIG.read_text(encoding="utf-8") + f"rotation_per_run = {quota}\n", encoding="utf-8")
-    crawl(archive_copy, site, config=config)
-    sections = 4
-    bound = sections + 1 + recent + quota  # list page 1 of each section, robots.txt, revisits, rotation
+        quota = archive.reverify_quota(7)  # 24 articles over a week of hourly runs
+        recent = len(archive.revisit_plan(30, 7)) - quota
+    assert quota == 1
+    crawl(archive_copy, site)
+    # Only 律协动态 has an item from the last 30 days: the other three channels were walked
+    # by the baseline an instant ago (frozen clock), and a quiet channel is walked once a day.
+    lists = 1
+    bound = lists + 1 + recent + quota  # list page 1 of each due channel, robots.txt, revisits, the cycle's share
     with open_archive(archive_copy) as archive:
         run = archive.runs()[0]
-        # the one article of January 2026, and the three undated magazine pieces first seen now
-        assert (recent, run["requests"]) == (4, bound), site.requests
+        # the one article of January 2026 (the magazine pieces now carry their list dates)
+        assert (recent, run["requests"]) == (1, bound), site.requests
+        assert site.requests[:2] == ["/robots.txt", "/catalog/5dec1124bdded1c563cde8109b32d988?pageNumber=1"]
         assert len(site.requests) == bound
         assert (run["unchanged"], run["new"], run["changed"]) == (recent + quota, 0, 0)
 
@@ -173,10 +180,10 @@ def test_conditional_requests_get_304(archive_copy, site):
     with open_archive(archive_copy) as archive:
         views_before = archive.table_counts()["views"]
         assert archive.get_article(spec.EDITED_ID)["etag"] == site_etag(site, spec.EDITED_ID)
-    crawl(archive_copy, site)  # 4 recent revisits + a rotation of 20, all conditional
+    crawl(archive_copy, site)  # 1 recent revisit + the cycle's share of 1, all conditional
     with open_archive(archive_copy) as archive:
         run = archive.runs()[0]
-        assert (run["unchanged"], run["failed"]) == (4 + 20, 0)
+        assert (run["unchanged"], run["failed"]) == (1 + 1, 0)
         # a 304 carries no page, so no view count was read: every revisit was answered 304
         assert archive.table_counts()["views"] == views_before
 
@@ -218,7 +225,7 @@ def test_list_that_ignores_the_page_number_stops_at_the_first_repeat(site, tmp_p
     config.write_text(
         '[site]\nbase_url = "https://www.lawyers.org.cn"\n[[sections]]\nname = "业务指引"\n'
         'list_url = "/studies/businessguide?currentPageNo=1&ignored={page}"\n'
-        "[crawl]\ndownload_delay = 0.0\nautothrottle = false\n",
+        "[discovery]\nenabled = false\n[crawl]\ndownload_delay = 0.0\nautothrottle = false\n",
         encoding="utf-8",
     )
     crawl(tmp_path / "a.db", site, "--full", config=config)

@@ -241,8 +241,10 @@ def test_chart_page(ds):
     assert page.status_code == 200
     assert "<svg" in page.text and "<script" not in page.text.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert 'data-month="2025-06" data-section="业务研究大厅 &gt; 业务指引" data-count="1"' in page.text
-    # 22 dated articles, no two in the same month; the 3 undated magazine articles are not drawn.
-    assert page.text.count('<rect class="bar"') == 22
+    # 22 dated articles, no two in the same month, and the 3 magazine articles dated by the
+    # issue they name (2022年第05期, two of 第06期: one bar a month and section).
+    assert page.text.count('<rect class="bar"') == 24
+    assert 'data-month="2022-06" data-section="律师文化 &gt; 上海律师 &gt; 2022 &gt; 2022年第06期" data-count="2"' in page.text
     # The traditional mirror copy (律協(xié)動(dòng)態(tài)) is counted with its simplified channel.
     assert 'data-month="2020-04" data-section="行业资讯 &gt; 律协动态" data-count="1"' in page.text
     assert ">律协动态 (8)</text>" in page.text

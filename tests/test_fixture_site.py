@@ -74,12 +74,18 @@ def test_build_reproduces_committed_files(tmp_path):
     assert sorted(fresh) == sorted(committed)
     stale = [rel for rel in fresh if fresh[rel] != committed[rel]]
     assert stale == [], "run `python -m fixtures.build` and commit fixtures/pages"
-    assert len(fresh) == 108
+    assert len(fresh) == 270
 
 
 def test_saved_page_layout():
     counts = {d.name: len(list((d / "info").glob("*.html"))) for d in PAGES.iterdir()}
-    assert counts == {"base": 25, "chrome": 25, "edited": 1, "added": 1, "v2": 2}
+    # base/ is exactly the classic site (the four channels of site.toml); the channels only
+    # discovery reaches have their own directories.
+    assert counts == {"base": 25, "chrome": 25, "edited": 1, "added": 1, "v2": 2,
+                      "channels": 40, "channels-chrome": 40, "discovered": 1}
+    assert sorted(p.stem for p in (PAGES / "base" / "info").glob("*.html")) == spec.served_ids("base")
+    assert sorted(p.stem for p in (PAGES / "channels" / "info").glob("*.html")) == sorted(
+        set(spec.all_served_ids("base")) - set(spec.served_ids("base")))
     for html in PAGES.rglob("*.html"):
         assert html.with_name(html.name.replace(".html", ".expected.json")).exists()
 
@@ -95,6 +101,7 @@ def test_ids_are_pinned():
     assert spec.COMMA_ROLLOVER_ID == "6532607192ecafa37c319c59d49c138a"
     assert spec.FOREIGN_ID == "f31137ac8cd2e2ca5d66b839ffb81a8e"
     assert spec.FOREIGN_URL == "http://www.zjbar.com/info/f31137ac8cd2e2ca5d66b839ffb81a8e"
+    assert spec.DISCOVERED_ID == "102946a231477fdad70e9028d3a49812"
     assert spec.INLINE_FOOTER_IDS == ("2f1b2bc85299f52b4ef92839ed3772ff", "b93f5bfd1ea5b64b0ed1a388ba80f1b6")
     assert NEWS == "/catalog/5dec1124bdded1c563cde8109b32d988"
     assert MEDIA == "/catalog/366176cd8ea1a94573c9687d8ac0d81c"
@@ -146,7 +153,9 @@ def test_expected_json_is_exact_text():
   "url": "https://www.lawyers.org.cn/info/6ec2d53345a6900be3354d6f5c65c5bc",
   "section": "行业资讯 > 律协动态",
   "title": "上海市律师协会召开2026年度全市律师行业工作会议",
+  "subtitle": null,
   "published": "2026-01-23",
+  "issue": null,
   "author": "办公室",
   "source": null,
   "views": 131,
@@ -156,7 +165,8 @@ def test_expected_json_is_exact_text():
 """
     for p in PAGES.rglob("*.expected.json"):
         assert list(json.loads(p.read_text(encoding="utf-8"))) == [
-            "id", "url", "section", "title", "published", "author", "source", "views", "body", "attachments"]
+            "id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views",
+            "body", "attachments"]
 
 
 def record(article_id: str, page_dir: str = "base") -> dict:
@@ -165,10 +175,13 @@ def record(article_id: str, page_dir: str = "base") -> dict:
 
 def test_expected_record_magazine():
     r = record("bbef17f65d20a345f1950a9d3788c34d")
-    assert {k: r[k] for k in ("section", "title", "published", "author", "source", "views", "attachments")} == {
+    assert {k: r[k] for k in ("section", "title", "subtitle", "published", "issue", "author", "source", "views",
+                              "attachments")} == {
         "section": "律师文化 > 上海律师 > 2022 > 2022年第06期",
         "title": "在法律援助中读懂律师的社会责任",
+        "subtitle": None,  # the classic magazine pieces have none; the issue-only ones do
         "published": None,
+        "issue": "2022-06",
         "author": "林晓",
         "source": "《上海律师》2022年第06期",
         "views": 1534,
@@ -224,8 +237,11 @@ def test_edited_record_differs_by_one_sentence():
 
 
 def test_chrome_records_equal_base_records():
-    for p in (PAGES / "chrome" / "info").glob("*.expected.json"):
-        assert p.read_bytes() == (PAGES / "base" / "info" / p.name).read_bytes()
+    for chrome, base in (("chrome", "base"), ("channels-chrome", "channels")):
+        files = sorted((PAGES / chrome / "info").glob("*.expected.json"))
+        assert [p.name for p in files] == sorted(p.name for p in (PAGES / base / "info").glob("*.expected.json"))
+        for p in files:
+            assert p.read_bytes() == (PAGES / base / "info" / p.name).read_bytes()
 
 
 @pytest.mark.parametrize("page", sorted(PAGES.rglob("*.html")), ids=lambda p: f"{p.parent.parent.name}/{p.stem[:8]}")
@@ -235,14 +251,23 @@ def test_record_values_are_visible_on_page(page):
     a = spec.BY_ID[rec["id"]]
     doc = lxml.html.document_fromstring(page.read_bytes().decode(a.encoding))
     flat = norm(doc.body.text_content())
-    for line in rec["body"].split("\n") + [rec["title"], rec["published"] or "", rec["author"] or ""]:
+    for line in rec["body"].split("\n") + [rec["title"], rec["subtitle"] or "", rec["published"] or "",
+                                           rec["author"] or ""]:
         assert norm(line) in flat
+    if rec["subtitle"]:  # its own line, between the title and the metadata
+        assert flat.index(norm(rec["title"])) < flat.index(norm(rec["subtitle"])) < flat.index("作者")
     assert (f"{rec['views']:,}" in flat) if rec["views"] is not None else ("阅读" not in flat and "閱讀" not in flat)
     hrefs = [urllib.parse.urljoin(rec["url"], h) for h in doc.xpath("//a/@href")]
     assert [h for h in hrefs if h in rec["attachments"]] == rec["attachments"]
     assert doc.findtext(".//title") == " - ".join([rec["title"], *reversed(rec["section"].split(" > ")),
                                                    "東方律師網(wǎng)" if rec["id"] == spec.SEED_ID else "东方律师网"])
-    assert "/info/" not in " ".join(doc.xpath("//a/@href"))  # articles never link articles
+    # Articles link articles only in the div design's side box of another channel's newest items.
+    box = [spec.list_href(x) for x in spec.list_rows(spec.SIDE_BOX_CHANNEL, "base")[:3]]
+    assert [h for h in doc.xpath("//a/@href") if "/info/" in h] == (box if a.design == "div" else [])
+    assert a.design != "div" or a.channel != spec.SIDE_BOX_CHANNEL
+    # Each crumb links its list or hub (or is plain text), in the order of the crumbs.
+    crumbs = doc.xpath('//div[@class="p-loc"]')[0]
+    assert crumbs.xpath("./a/@href") == ["/"] + [h for h in spec.crumb_hrefs(a) if h is not None]
 
 
 # ------------------------------------------------------------------------- server basics
@@ -520,7 +545,7 @@ def test_v2_state_combines_all_changes(site):
     assert site.expected_record(spec.EDITED_ID, "v2") == site.expected_record(spec.EDITED_ID, "edited")
 
 
-def test_site_toml_lists_every_channel():
+def test_site_toml_lists_the_classic_channels():
     import tomllib
 
     conf = tomllib.loads((Path(build.__file__).with_name("site.toml")).read_text(encoding="utf-8"))
@@ -530,7 +555,8 @@ def test_site_toml_lists_every_channel():
         ("媒体报道", "/catalog/366176cd8ea1a94573c9687d8ac0d81c?pageNumber={page}", 1),
         ("上海律师", "/catalog/0377490d29ee742dc585905078b276a8?pageNumber={page}", 1),
     ]
-    assert [s["list_url"].format(page=1) for s in conf["sections"]] == [c.url(1) for c in spec.CHANNELS.values()]
+    assert [s["list_url"].format(page=1) for s in conf["sections"]] == [c.url(1) for c in spec.CLASSIC_CHANNELS]
+    assert [c.key for c in spec.CHANNELS.values() if c.classic] == ["guide", "news", "media", "magazine"]
 
 
 # ------------------------------------------------------------------------- fault switches
@@ -787,3 +813,277 @@ def test_reset_faults_clears_every_switch(site):
 
 def _strip_counter(page: str) -> str:
     return spec.COUNTER_RE.sub(lambda m: m.group(1) + "N", page)
+
+
+# ------------------------------------------------------------------------- channels to discover
+# Beyond the four channels of site.toml the site has the channels a crawl must find by
+# itself from 业务指引: spec.discoverable_channels() says what each looks like and how it is
+# reached; these tests hold the served site to it.
+SITE = "https://www.lawyers.org.cn"
+
+
+def served_path(href: str, page_url: str) -> str | None:
+    """The path+query on the fixture site of a same-site link (any of the site's hosts),
+    or None for another host, a script link or an in-page anchor."""
+    from crawler.urls import SITE_HOSTS
+
+    absolute = urllib.parse.urljoin(page_url, href.strip())
+    parts = urllib.parse.urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or parts.hostname not in SITE_HOSTS:
+        return None
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def anchors(html: str, page_path: str) -> list[tuple[str, str, bool]]:
+    """(target path, link text, inside the breadcrumb) of every same-site link of a page."""
+    doc = lxml.html.document_fromstring(html)
+    out = []
+    for a in doc.iter("a"):
+        target = served_path(a.get("href") or "", SITE + page_path)
+        if target is not None:
+            in_crumbs = any(e.get("class") == "p-loc" for e in a.iterancestors())
+            out.append((target, norm(a.text_content()), in_crumbs))
+    return out
+
+
+def list_rows_of(html: str, page_path: str) -> list[dict]:
+    from crawler.parsing import parse_list
+
+    return parse_list(html.encode("utf-8"), SITE + page_path)
+
+
+def walk(site: FixtureSite) -> dict:
+    """Follow every same-site link from 业务指引 page 1 (not the ones only a script knows),
+    as a discovering crawl could. Returns what it saw: pages by status, links by target."""
+    from crawler.urls import article_id_from_path
+
+    start = spec.CHANNELS["guide"].url(1)
+    queue, seen, status, linked = [start], {start}, {}, {}
+    while queue:
+        path = queue.pop(0)
+        code, _, body = fetch(site, path)
+        status[path] = code
+        if code != 200:
+            continue
+        aid = article_id_from_path(SITE + path)
+        html = body.decode(spec.BY_ID[aid].encoding if aid else "utf-8")
+        for target, text_, in_crumbs in anchors(html, path):
+            linked.setdefault(target, []).append((path, text_, in_crumbs))
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return {"status": status, "linked": linked}
+
+
+@pytest.fixture(scope="module")
+def walked():
+    with FixtureSite() as s:
+        yield walk(s), s.requests
+
+
+def test_discoverable_channels_describe_the_served_site(site):
+    channels = spec.discoverable_channels()
+    assert [c["key"] for c in channels if c["classic"]] == ["guide", "news", "media", "magazine"]
+    assert {c["kind"] for c in channels} == {"list", "tab", "issue"}
+    for c in channels:
+        size = len(c["ids"]) if c["kind"] == "issue" else spec.CHANNELS[c["key"]].page_size
+        for n, url in enumerate(c["page_urls"], 1):
+            html = text(site, url)
+            rows = [r["id"] for r in list_rows_of(html, url)]
+            assert rows == c["ids"][(n - 1) * size: n * size], (c["key"], n)
+        if c["ids"] and not c["classic"]:
+            assert len(c["ids"][:size]) >= 3, c["key"]  # page 1 is recognisably a list
+            assert c["pages"] >= 2 or c["kind"] == "issue", c["key"]
+        assert text(site, c["first_url"]) == text(site, c["page_urls"][0] if c["page_urls"] else c["first_url"])
+    # Everything served is listed somewhere; only the script pager's pages stay out of reach.
+    listed = {i for c in channels for i in c["ids"]}
+    assert sorted(listed) == spec.all_served_ids("base") == site.all_article_ids()
+    assert spec.discovered_ids() == sorted(listed - set(spec.script_only_ids()))
+    assert len(spec.script_only_ids()) == 2 and len(spec.all_served_ids("base")) == 65
+    # The classic four: served_ids keeps meaning what site.toml's crawl reaches.
+    assert spec.served_ids("base") == sorted(i for c in channels if c["classic"] for i in c["ids"])
+
+
+def test_url_shapes_of_the_new_channels(site):
+    study, case, party = (spec.CHANNELS[k] for k in ("study", "case", "party"))
+    assert [study.url(n) for n in (1, 2, 3)] == [f"/studies/achievements/list-{n}.html" for n in (1, 2, 3)]
+    assert [case.url(n) for n in (1, 2)] == ["/studies/cases/index.html", "/studies/cases/index_2.html"]
+    # Path-style pages exist as files: anything else is a 404, never an empty list.
+    for path in ("/studies/achievements/list-0.html", "/studies/achievements/list-4.html",
+                 "/studies/cases/index_1.html", "/studies/cases/index_3.html", "/studies/cases/index_x.html"):
+        assert fetch(site, path)[0] == 404, path
+    # Tabs: each its own URL; the bare list path is the first tab; an unknown tab is a 404.
+    assert text(site, spec.PAPERS_PATH) == text(site, "/studies/papers?tab=1&pageNumber=1") \
+        == text(site, "/studies/papers?pageNumber=0&tab=1")
+    assert [r["id"] for r in list_rows_of(text(site, "/studies/papers?tab=5"), "/studies/papers?tab=5")] == \
+        [a.id for a in spec.list_page("paper-library", "base", 1)]
+    assert list_rows_of(text(site, "/studies/papers?tab=2"), "/studies/papers?tab=2") == []
+    assert "暂无数据" in text(site, "/studies/papers?tab=2")
+    assert fetch(site, "/studies/papers?tab=9")[0] == 404
+    assert [c.tab for c in spec.CHANNELS.values() if c.tab] == [1, 2, 3, 4, 5]
+    assert [c.name for c in spec.CHANNELS.values() if c.tab] == list(spec.PAPER_TABS)
+    assert sum(bool(spec.list_rows(c.key, "base")) for c in spec.CHANNELS.values() if c.tab) == 2
+    # The script-paged list serves its later pages by URL; nothing on the page links them.
+    p1 = text(site, party.entry_url)
+    assert fetch(site, "/party/list?pn=2")[0] == 200
+    page2 = [r["id"] for r in list_rows_of(text(site, "/party/list?pn=2"), "/party/list?pn=2")]
+    assert page2 == [a.id for a in spec.list_page("party", "base", 2)] and sorted(page2) == spec.script_only_ids()
+    assert '<a href="javascript:void(0)" onclick="goPage(2)">下一页</a>' in p1
+    assert [t for t, _, _ in anchors(p1, party.entry_url) if t.startswith("/party/list?")] == []
+    assert all(r["category"] is None for r in list_rows_of(p1, party.entry_url))
+
+
+def test_every_list_page_has_its_own_pager(site):
+    for ch in spec.CHANNELS.values():
+        pages = spec.page_count(ch.key, "base")
+        for n in range(1, pages + 1):
+            url = ch.url(n)
+            html = text(site, url)
+            links = anchors(html, url)
+            nexts = [t for t, label, _ in links if "下一页" in label]
+            numbers = {label: t for t, label, _ in links if label.isdigit()}
+            if ch.pager == "js":
+                assert nexts == [] and numbers == {} and html.count("goPage(") >= pages, ch.key
+                continue
+            assert nexts == ([ch.url(n + 1)] if n < pages else []), (ch.key, n, nexts)
+            assert numbers == {str(m): ch.url(m) for m in range(1, pages + 1) if m != n}, (ch.key, n, numbers)
+    # The last page still shows the word, as text: only a link is a way on.
+    last = text(site, spec.CHANNELS["study"].url(3))
+    assert "<span>下一页</span>" in last
+    # The forms differ: query-only, absolute path, file name, www. host.
+    assert 'href="?currentPageNo=2">下一页</a>' in text(site, spec.CHANNELS["guide"].url(1))
+    assert f'href="{spec.CHANNELS["news"].path}?pageNumber=2">下一页</a>' in text(site, spec.CHANNELS["news"].url(1))
+    assert '<a href="list-2.html">下一页</a>' in text(site, spec.CHANNELS["study"].url(1))
+    assert '<a href="index_2.html">下一页&gt;&gt;</a>' in text(site, spec.CHANNELS["case"].url(1))
+    assert '<a class="next" href="/studies/papers?tab=1&amp;pageNumber=2"><span>下一页</span></a>' in \
+        text(site, spec.PAPERS_PATH)
+    district = spec.CHANNELS["district"]
+    assert f'<a href="https://www.lawyers.org.cn{district.path}?pageNo=2">下一页</a>' in text(site, district.url(1))
+
+
+def test_a_list_whose_second_page_is_laid_out_differently(site):
+    district = spec.CHANNELS["district"]
+    p1, p2 = text(site, district.url(1)), text(site, district.url(2))
+    assert '<ul class="dl1">' in p1 and "<table" not in p1.split("<aside")[0]
+    assert '<table class="dl2">' in p2 and '<ul class="dl1">' not in p2
+    assert [r["date"] for r in list_rows_of(p2, district.url(2))] == [
+        a.list_date for a in spec.list_page("district", "base", 2)]
+    assert "2024年11月07日" in p2 and "2025/11/20" in p1
+
+
+def test_breadcrumbs_link_the_lists(site):
+    forms = set()
+    for article_id in spec.all_served_ids("base"):
+        a = spec.BY_ID[article_id]
+        hrefs = spec.crumb_hrefs(a)
+        for h in hrefs:
+            if h is not None:
+                forms.add(urllib.parse.urlsplit(h).netloc)
+                assert fetch(site, served_path(h, a.url))[0] == 200, (a.key, h)
+        if a.crumbs[-2:] == ("业内动态", "媒体报道"):
+            assert hrefs[-2] is None and hrefs[-1] is not None
+    assert forms == {"", "www.lawyers.org.cn", "wx.lawyers.org.cn", "info.lawyers.org.cn"}
+    # One whole article ends its breadcrumb in plain text.
+    plain = [a.key for a in spec.ALL_ARTICLES if spec.crumb_hrefs(a)[-1] is None]
+    assert plain == ["study-bankruptcy-2024"]
+    page = text(site, "/info/4a9fe85b9e1553390294719d82a1b238")
+    assert "&gt;&gt; 研究成果</div>" in page
+    # Both colon forms, as before.
+    assert '当前位置: <a href="/">首页</a> &gt;&gt; <a href="' in page
+    assert '当前位置：<a href="/">首页</a> &gt;&gt; <a href="' in text(site, f"/info/{NEWEST}")
+
+
+def test_a_walk_from_the_business_guide_finds_every_channel(walked):
+    seen, requests = walked
+    status, linked = seen["status"], seen["linked"]
+    for c in spec.discoverable_channels():
+        assert status.get(c["first_url"]) == 200, c["key"]
+        for url in c["page_urls"][1:c["walkable_pages"]]:  # page 1 may be reached as first_url
+            assert status.get(url) == 200, (c["key"], url)
+    # Every article a discovery should archive is linked, the script pager's are not.
+    article_paths = {t for t in linked if t.startswith("/info/")}
+    assert {t[6:] for t in article_paths} == set(spec.discovered_ids())
+    assert not any(i in t for t in linked for i in spec.script_only_ids())
+    assert "/party/list?pn=2" not in status
+    # 研究成果 is linked by breadcrumbs only (and by its own pager).
+    study = spec.CHANNELS["study"]
+    study_urls = {study.url(n) for n in (1, 2, 3)}
+    outside = [(src, t) for t in study_urls for src, _, crumbs in linked.get(t, [])
+               if not crumbs and src not in study_urls]
+    assert outside == [] and any(crumbs for _, _, crumbs in linked[study.entry_url])
+    # The login host and the other services are never requested.
+    assert not any("passport3" in r or "credit." in r for r in requests)
+
+
+def test_pages_that_are_not_lists(site):
+    home = text(site, "/")
+    assert "<script" in home and list_rows_of(home, "/") == []
+    about = text(site, spec.ABOUT_PATH)
+    assert "协会简介" in about and list_rows_of(about, spec.ABOUT_PATH) == []
+    for hub in spec.HUBS.values():
+        html = text(site, hub.path)
+        assert list_rows_of(html, hub.path) == [] and "/info/" not in html.split("<aside")[0], hub.key
+        targets = [t for t, _, _ in anchors(html, hub.path)]
+        assert all(href in targets for _, href in hub.links), hub.key
+    # The magazine: hub -> years -> issues -> a table of contents without dates.
+    mag_hub = text(site, spec.MAG_HUB)
+    assert [t for t, _, _ in anchors(mag_hub, spec.MAG_HUB) if t in (spec.year_path("2022"), spec.year_path("2021"))] \
+        == [spec.year_path("2022"), spec.year_path("2021")]
+    for name, issue in spec.ISSUES.items():
+        assert issue.path in [t for t, _, _ in anchors(text(site, spec.year_path(issue.year)), spec.year_path(issue.year))]
+        rows = list_rows_of(text(site, issue.path), issue.path)
+        assert [r["id"] for r in rows] == [a.id for _, a in spec.issue_rows(name, "base")] and len(rows) >= 3
+        assert all(r["date"] is None for r in rows)
+    # The navigation: 协会介绍 (text), 会员服务 and the login on the passport3 host.
+    new = text(site, f"/info/{NEWEST}")
+    assert f'<li><a href="{spec.ABOUT_PATH}">协会介绍</a></li>' in new
+    assert f'<li><a href="{html_attr(spec.LOGIN_URL)}">会员服务</a></li>' in new
+    assert f'<li><a href="{spec.MAG_HUB}">律师文化</a></li>' in new
+
+
+def html_attr(s: str) -> str:
+    import html
+
+    return html.escape(s, quote=True)
+
+
+def test_magazine_articles_print_a_subtitle_and_no_date(site):
+    congress = text(site, "/info/5fe48f7254c72f51c0b106cf3b73f678")
+    assert ('<h1 class="k-t">发挥法治保障作用 建设高素质律师队伍</h1>\n<p class="k-st">上海市第十一届律师代表大会第四次会议顺利召开</p>\n'
+            '<div class="i-mt">2022年第06期  作者:文│本刊记者  阅读 2,468 次</div>') in congress
+    rec = site.expected_record("5fe48f7254c72f51c0b106cf3b73f678")
+    assert (rec["title"], rec["subtitle"], rec["published"], rec["issue"], rec["source"]) == (
+        "发挥法治保障作用 建设高素质律师队伍", "上海市第十一届律师代表大会第四次会议顺利召开", None, "2022-06",
+        "《上海律师》2022年第06期")
+    mags = [a for a in spec.ALL_ARTICLES if a.meta == "magazine"]
+    assert len(mags) == 10 and sum(a.subtitle is not None for a in mags) == 6
+    assert {a.design for a in mags} == {"new", "div"}
+    assert {spec.BY_ID[i].issue_month for i in spec.MAGAZINE_IDS} == {"2022-06", "2022-05"}
+    # The classic magazine list keeps serving what site.toml's tests expect.
+    assert [r["id"] for r in list_rows_of(text(site, MAGAZINE + "?pageNumber=1"), MAGAZINE)] == \
+        [a.id for a in spec.list_page("magazine", "base", 1)]
+
+
+def test_div_design_side_box_links_newest_items_and_more(site):
+    page = text(site, "/info/515ad22279abf6e6b031c216a03444ce")  # a div-design 案例评析 row of 业务指引
+    district = spec.CHANNELS["district"]
+    assert f'<a class="mr" href="{district.entry_url}">[更多]</a>' in page
+    box = [t[6:] for t, _, _ in anchors(page, "/info/x") if t.startswith("/info/")]
+    assert box == [a.id for a in spec.list_page("district", "base", 1)]
+
+
+def test_discovered_new_state(site):
+    case = spec.CHANNELS["case"]
+    before = {ch.key: text(site, ch.url(1)) for ch in spec.CLASSIC_CHANNELS}
+    assert fetch(site, f"/info/{spec.DISCOVERED_ID}")[0] == 404
+    site.set_state("discovered-new")
+    assert site.article_ids() == spec.served_ids("base")  # the classic site is unchanged
+    assert site.all_article_ids() == sorted(spec.all_served_ids("base") + [spec.DISCOVERED_ID])
+    assert {ch.key: text(site, ch.url(1)) for ch in spec.CLASSIC_CHANNELS} == before
+    rows = [r["id"] for r in list_rows_of(text(site, case.url(1)), case.url(1))]
+    assert rows == [spec.DISCOVERED_ID] + [a.id for a in spec.list_page("case", "base", 1)][:2]
+    assert fetch(site, "/studies/cases/index_3.html")[0] == 200  # one more row, one more page
+    assert fetch(site, f"/info/{spec.DISCOVERED_ID}")[0] == 200
+    rec = site.expected_record(spec.DISCOVERED_ID)
+    assert (rec["section"], rec["published"], rec["views"]) == ("业务研究 > 案例评析", "2026-02-20", 9)
+    assert spec.DISCOVERED_ID in spec.discovered_ids("discovered-new")

@@ -142,8 +142,9 @@ def problems(db: Path, site: FixtureSite) -> list[str]:
         state = "base" if aid == spec.REMOVED_ID else STATE
         expected = site.expected_record(aid, state)
         for field in CONTENT:
-            if a[field] != expected[field]:
-                out.append(f"{aid}: {field} is {str(a[field])[:60]!r}, want {str(expected[field])[:60]!r}")
+            got = a[field] if field != "published" or a["published_from"] == "page" else None  # a list date is no content
+            if got != expected[field]:
+                out.append(f"{aid}: {field} is {str(got)[:60]!r}, want {str(expected[field])[:60]!r}")
     got_alerts = sorted((r["article_id"], r["kind"], r["version"]) if r["kind"] != "removed" else (r["article_id"], r["kind"])
                         for r in rows(db, "SELECT * FROM alerts"))
     if got_alerts != EXPECTED_ALERTS:

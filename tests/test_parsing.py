@@ -151,7 +151,8 @@ def test_byline_in_body_is_not_metadata():
 def test_record_keys_and_order():
     rec = parse_article(page(), URL)
     assert tuple(rec) == RECORD_KEYS == (
-        "id", "url", "section", "title", "published", "author", "source", "views", "body", "attachments")
+        "id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views", "body",
+        "attachments")
 
 
 # --------------------------------------------------------------------------- footer / furniture

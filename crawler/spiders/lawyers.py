@@ -35,6 +35,8 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from crawler.config import Config, load_config
 from crawler.runner import config_settings
 from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
+from crawler import discovery
+from crawler.channels import Channel, relative, template_pattern, walk_due
 from crawler.robots import RobotsForbidden, RobotsUnavailable
 from crawler.session import archive_for
 from crawler.urls import SITE_HOSTS, article_id_from_path, canonical_article_url, rebase
@@ -92,16 +94,52 @@ class LawyersSpider(scrapy.Spider):
         self.in_baseline = archive.channels_in_baseline()
         crawl = self.config.crawl
         if self.mode == "full":
-            plan = archive.revisit_plan(None, 0)
+            plan = archive.revisit_plan(None)
         else:
-            plan = archive.revisit_plan(crawl.revisit_days, crawl.rotation_per_run)
-        for section in self.config.sections:
-            self.walks[section.list_url] = Walk()
-            yield self._list_request(section, section.first_page)
+            plan = archive.revisit_plan(crawl.revisit_days, crawl.reverify_days)
+        self._plan_channels(archive)
+        for channel in self.channels.values():
+            self.walks[channel.list_url] = Walk()
+            yield self._list_request(channel, channel.first_page)
         for entry in plan:
             request = self._article_request(entry["id"], etag=entry["etag"], last_modified=entry["last_modified"])
             if request is not None:
                 yield request
+
+    def _plan_channels(self, archive) -> None:
+        """The channels walked this run: the enabled sections, then the discovered channels
+        that are due (not silenced by a disabled section, not too quiet to walk now)."""
+        found = self.config.discovery
+        now = archive.clock()
+        rows = {r["url_template"]: r for r in archive.channels()}
+        self.channels: dict[str, Channel] = {}
+        silenced = {s.list_url for s in self.config.sections if not s.enabled}
+        for s in self.config.sections:
+            if s.enabled and self._due(rows.get(s.list_url), now):
+                self.channels[s.list_url] = Channel(s.name, s.list_url, s.first_page, s.max_pages)
+        configured = {s.list_url for s in self.config.sections}
+        if found.enabled:
+            for template, row in rows.items():
+                if template in configured or template in silenced or row["how_found"] == "config":
+                    continue
+                if self._due(row, now):
+                    self.channels[template] = Channel(
+                        row["name"], template, row["first_page"] or 0, None, row["first_url"], row["how_found"]
+                    )
+        # Pages discovery need not ask about: every page of a known channel, every
+        # candidate already classified (an "other" only until its recheck date).
+        self.channel_patterns = [template_pattern(t) for t in {*rows, *configured}]
+        now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.known_pages = {
+            relative(c["url"]) for c in archive.candidates() if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
+        }
+        self.candidate_budget = found.max_candidates_per_run if found.enabled else 0
+
+    def _due(self, row: dict | None, now) -> bool:
+        if row is None or self.mode == "full":
+            return True
+        found = self.config.discovery
+        return walk_due(row, now, found.daily_after_days, found.weekly_after_days)
 
     def _list_request(self, section, page: int) -> scrapy.Request:
         return scrapy.Request(
@@ -114,7 +152,8 @@ class LawyersSpider(scrapy.Spider):
             priority=10,
         )
 
-    def _article_request(self, article_id: str, etag=None, last_modified=None, channel: str | None = None):
+    def _article_request(self, article_id: str, etag=None, last_modified=None, channel: str | None = None,
+                         list_date: str | None = None):
         if article_id in self.queued:
             return None
         self.queued.add(article_id)
@@ -130,7 +169,7 @@ class LawyersSpider(scrapy.Spider):
             errback=self.on_error,
             headers=headers,
             cb_kwargs={"article_id": article_id},
-            meta={"dont_redirect": True, "barwatch_channel": channel},
+            meta={"dont_redirect": True, "barwatch_channel": channel, "barwatch_list_date": list_date},
         )
 
     # ------------------------------------------------------------------ lists
@@ -161,16 +200,21 @@ class LawyersSpider(scrapy.Spider):
             else:
                 walk.done = True
             return
+        yield from self._offer(html, response.url, depth=0)
         fresh = [r for r in rows if r["id"] not in self.seen_on_lists]
         unseen = [r for r in fresh if r["id"] not in self.known]
         self.seen_on_lists.update(r["id"] for r in rows)
         walk.ids.update(r["id"] for r in rows)
+        walk.newest = max([walk.newest or "", *(r.get("date") or "" for r in rows)]) or None
         for row in rows:
             if row["id"] in self.known and self.mode != "full":
                 continue
-            request = self._article_request(row["id"], channel=section.list_url)
+            request = self._article_request(row["id"], channel=section.list_url, list_date=row.get("date"))
             if request is not None:
                 yield request
+        if not section.pages:
+            walk.done = True  # one page (or a pager that only works by JavaScript)
+            return
         cap = min(x for x in (section.max_pages, self.config.crawl.max_pages) if x is not None)
         pages_done = page - section.first_page + 1
         if pages_done >= cap:
@@ -212,7 +256,108 @@ class LawyersSpider(scrapy.Spider):
             "etag": _header(response, b"ETag"),
             "last_modified": _header(response, b"Last-Modified"),
             "channel": response.meta.get("barwatch_channel"),
+            "list_date": response.meta.get("barwatch_list_date"),
         }
+        yield from self._offer(html, response.url, depth=0)
+        if self.config.discovery.enabled:
+            # Side boxes and related items: an id never seen is fetched once; its
+            # breadcrumb names its channel.
+            for aid in discovery.article_links(html, response.url, self.extra_hosts):
+                if aid not in self.known:
+                    request = self._article_request(aid)
+                    if request is not None:
+                        yield request
+
+    # ------------------------------------------------------------------ discovery
+    def _offer(self, html: str, url: str, depth: int):
+        """Fetch what a page offers as possible channel lists, within the run's budget."""
+        if not self.config.discovery.enabled:
+            return
+        for candidate in discovery.candidate_links(html, url, self.extra_hosts):
+            request = self._candidate_request(candidate, url, depth)
+            if request is not None:
+                yield request
+
+    def _candidate_request(self, candidate, found_on: str, depth: int):
+        rel = relative(candidate.url)
+        if rel in self.known_pages or any(p.match(rel) for p in self.channel_patterns):
+            return None
+        if self.candidate_budget <= 0:
+            return None
+        self.candidate_budget -= 1
+        self.known_pages.add(rel)
+        return scrapy.Request(
+            candidate.url,
+            callback=self.parse_candidate,
+            errback=self.on_candidate_error,
+            cb_kwargs={"candidate": candidate, "found_on": found_on, "depth": depth},
+            meta={"dont_redirect": True},
+            priority=-10,  # after the walks and the articles: discovery can wait
+        )
+
+    def parse_candidate(self, response, candidate, found_on: str, depth: int):
+        seen = {"how": candidate.how, "text": candidate.text, "found_on": found_on, "depth": depth}
+        if response.status in REDIRECTS:
+            follow = self._redirect(response, "redirect", same=lambda target: True)
+            if isinstance(follow, dict):  # off the site, or a loop: not a channel of this site
+                yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": follow["message"], **seen}
+            else:
+                yield follow
+            return
+        if response.status != 200:
+            yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": f"HTTP {response.status}", **seen}
+            return
+        html = decode_html(response.body, _header(response, b"Content-Type"))
+        page = discovery.classify(html, response.url, self.extra_hosts)
+        if page.kind == "hub":
+            yield {"kind": "candidate", "url": candidate.url, "page_kind": "hub", "note": None, **seen}
+            if depth < self.config.discovery.hub_depth:
+                for sub in page.sublists:
+                    request = self._candidate_request(sub, response.url, depth + 1)
+                    if request is not None:
+                        yield request
+            return
+        if page.kind != "list":
+            yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": "not a list page", **seen}
+            return
+        channel = self._channel_of(page, response.url, candidate, html)
+        yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": channel.list_url,
+               "note": "a pager that only works by JavaScript: page 1 only" if page.js_pager else None, **seen}
+        if any(p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns):
+            return  # a known channel reached another way (a configured section wins)
+        self.channel_patterns.append(template_pattern(channel.list_url))
+        yield {"kind": "channel", "template": channel.list_url, "name": channel.name, "first_page": channel.first_page,
+               "first_url": channel.first_url, "how_found": candidate.how, "found_on": found_on,
+               "js_pager": page.js_pager}
+        # Walked from here on, this run included; a new channel is in baseline.
+        self.in_baseline.add(channel.list_url)
+        self.channels[channel.list_url] = channel
+        self.walks[channel.list_url] = Walk()
+        if page.pager is None or page.pager.current_page == channel.first_page:
+            yield from self.parse_list_page(response, channel, channel.first_page)  # this page is page 1
+        else:
+            yield self._list_request(channel, channel.first_page)
+
+    def _channel_of(self, page, url: str, candidate, html: str) -> Channel:
+        """The channel a list page belongs to: its template learnt from its pager, its name
+        from the breadcrumb text that led to it (else the page's own last crumb)."""
+        name = candidate.text if candidate.how == "breadcrumb" else None
+        if not name:
+            crumbs = discovery.breadcrumb_links(html, url, self.extra_hosts)
+            name = crumbs[-1].name if crumbs else candidate.text
+        pager = page.pager
+        if pager is None:
+            return Channel(name or relative(url), relative(url).replace("{", "{{").replace("}", "}}"), 1, None, None,
+                           candidate.how)
+        first_url = relative(pager.first_url) if pager.first_url else None
+        return Channel(name or relative(url), relative(pager.template), pager.first_page, None, first_url, candidate.how)
+
+    def on_candidate_error(self, failure):
+        request = failure.request
+        candidate = request.cb_kwargs["candidate"]
+        note = "robots.txt forbids it" if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": note, "how": candidate.how,
+               "text": candidate.text, "found_on": request.cb_kwargs["found_on"], "depth": request.cb_kwargs["depth"]}
 
     # ------------------------------------------------------------------ redirects
     def _redirect(self, response, kind: str, same, article_id: str | None = None):
@@ -276,12 +421,14 @@ class LawyersSpider(scrapy.Spider):
 
 
 class Walk:
-    """One channel's walk in this run: the ids its lists showed, whether it got to its end."""
+    """One channel's walk in this run: the ids its lists showed, whether it got to its end,
+    the newest list date it saw."""
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.done = False
         self.failed = False
+        self.newest: str | None = None
 
 
 def _same_list(response, target: str) -> bool:
