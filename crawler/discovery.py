@@ -127,12 +127,14 @@ class DiscoveryRules:
         r"^/static/",
         r"(?i)\.(?:pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z|jpe?g|png|gif|bmp|svg|ico|mp[34]|txt|css|js)$",
     )
+    # Query parameter names that carry a page number (when a link adds several at once).
+    page_param_pattern: str = r"(?i)^(?:p|pn|pg|page.*|.*page(?:no|num|number|index)?|start)$"
 
     def __post_init__(self) -> None:
         for name in ("sublist_patterns", "more_patterns", "exclude_path_patterns"):
             for p in getattr(self, name):
                 _compile(name, p)
-        for name in ("page_number_pattern", "year_pattern"):
+        for name in ("page_number_pattern", "year_pattern", "page_param_pattern"):
             _compile(name, getattr(self, name))
         for name in ("min_rows", "min_rows_with_pager", "min_sublists", "nav_min_links", "nav_max_chars", "default_first_page"):
             if getattr(self, name) < 0:
@@ -147,6 +149,10 @@ class DiscoveryRules:
     @cached_property
     def _more(self) -> list[re.Pattern]:
         return [re.compile(p) for p in self.more_patterns]
+
+    @cached_property
+    def _page_param(self) -> re.Pattern:
+        return re.compile(self.page_param_pattern)
 
     @cached_property
     def _exclude(self) -> list[re.Pattern]:
@@ -390,8 +396,8 @@ def _relate(link: str, cur: str, doc: _Doc) -> _Rel | None:
     """How ``link`` is another page of the list at ``cur``: the one numeric component
     that differs, or None."""
     lp, cp = urlsplit(link), urlsplit(cur)
-    same_host = lp.netloc == cp.netloc or (lp.hostname in SITE_HOSTS and cp.hostname in SITE_HOSTS)
-    if not same_host:
+    # www., wx., info. and the --base-url host serve the same pages: a pager may name any.
+    if not (lp.netloc == cp.netloc or (doc.own_host(link) and doc.own_host(cur))):
         return None
     base = f"{_esc(lp.scheme)}://{_esc(lp.netloc)}"
     if lp.path == cp.path or (lp.path or "/") == (cp.path or "/"):
@@ -400,6 +406,11 @@ def _relate(link: str, cur: str, doc: _Doc) -> _Rel | None:
         if len(ld) != len(li) or len(cd) != len(ci):
             return None  # repeated keys: not a simple pager
         keys = [k for k in dict.fromkeys([*ld, *cd]) if ld.get(k, "\0") != cd.get(k, "\0")]
+        if len(keys) > 1 and not any(k in cd for k in keys):
+            # The bare first page of a tab (/papers) whose pager links add the tab and the
+            # page (?tab=1&pageNumber=2): the one parameter named like a page number pages,
+            # the others are fixed parts of the template.
+            keys = [k for k in keys if doc.rules._page_param.search(k)] or keys
         if len(keys) != 1:
             return None
         k = keys[0]

@@ -133,7 +133,11 @@ class LawyersSpider(scrapy.Spider):
         self.known_pages = {
             relative(c["url"]) for c in archive.candidates() if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
         }
-        self.candidate_budget = found.max_candidates_per_run if found.enabled else 0
+        # A full crawl, and the archive's first crawl, discover all they can reach (hubs
+        # only hub_depth deep); routine runs spend at most max_candidates_per_run.
+        first_crawl = not any(r["baseline_done_at"] for r in rows.values())
+        unlimited = self.mode == "full" or first_crawl
+        self.candidate_budget = (10**9 if unlimited else found.max_candidates_per_run) if found.enabled else 0
 
     def _due(self, row: dict | None, now) -> bool:
         if row is None or self.mode == "full":
@@ -150,6 +154,9 @@ class LawyersSpider(scrapy.Spider):
             meta={"dont_redirect": True},
             # Lists first: they decide which articles are new, and revisits can wait.
             priority=10,
+            # A walk's pages are fetched by the walk even if discovery asked for one of
+            # them already (walks stop on repeated rows and at the page cap).
+            dont_filter=True,
         )
 
     def _article_request(self, article_id: str, etag=None, last_modified=None, channel: str | None = None,
@@ -179,6 +186,9 @@ class LawyersSpider(scrapy.Spider):
             follow = self._redirect(response, "redirect", same=lambda target: _same_list(response, target))
             walk.failed = walk.failed or isinstance(follow, dict)
             yield follow
+            return
+        if response.status in GONE and page > section.first_page:
+            walk.done = True  # past the last page: path-style lists answer 404 there
             return
         if response.status != 200:  # 304/404/410 are let through for articles, not lists
             walk.failed = True
@@ -279,7 +289,11 @@ class LawyersSpider(scrapy.Spider):
                 yield request
 
     def _candidate_request(self, candidate, found_on: str, depth: int):
-        rel = relative(candidate.url)
+        # Any of the site's hosts stands for the one being crawled (--base-url moves it).
+        url = candidate.url
+        if urlsplit(url).hostname in SITE_HOSTS:
+            url = rebase(url, self.config.base_url)
+        rel = relative(url)
         if rel in self.known_pages or any(p.match(rel) for p in self.channel_patterns):
             return None
         if self.candidate_budget <= 0:
@@ -287,7 +301,7 @@ class LawyersSpider(scrapy.Spider):
         self.candidate_budget -= 1
         self.known_pages.add(rel)
         return scrapy.Request(
-            candidate.url,
+            url,
             callback=self.parse_candidate,
             errback=self.on_candidate_error,
             cb_kwargs={"candidate": candidate, "found_on": found_on, "depth": depth},
@@ -309,6 +323,11 @@ class LawyersSpider(scrapy.Spider):
             return
         html = decode_html(response.body, _header(response, b"Content-Type"))
         page = discovery.classify(html, response.url, self.extra_hosts)
+        if page.kind != "list" and depth < self.config.discovery.hub_depth:
+            # A page reached by discovery offers links too (a section index that links to
+            # its lists by name), one level further. (A list offers its own once walked,
+            # when its pages are known as its pages.)
+            yield from self._offer(html, response.url, depth + 1)
         if page.kind == "hub":
             yield {"kind": "candidate", "url": candidate.url, "page_kind": "hub", "note": None, **seen}
             if depth < self.config.discovery.hub_depth:
@@ -321,10 +340,19 @@ class LawyersSpider(scrapy.Spider):
             yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": "not a list page", **seen}
             return
         channel = self._channel_of(page, response.url, candidate, html)
+        if any(p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns):
+            # A known channel reached another way (a configured section wins).
+            yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": channel.list_url,
+                   "note": None, **seen}
+            return
+        if page.pager is None and {r["id"] for r in page.rows} <= self.seen_on_lists:
+            # The same rows as a list walked this run under another URL (a tab's bare
+            # URL): nothing of its own to walk.
+            yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": None,
+                   "note": "the same rows as another channel's list", **seen}
+            return
         yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": channel.list_url,
                "note": "a pager that only works by JavaScript: page 1 only" if page.js_pager else None, **seen}
-        if any(p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns):
-            return  # a known channel reached another way (a configured section wins)
         self.channel_patterns.append(template_pattern(channel.list_url))
         yield {"kind": "channel", "template": channel.list_url, "name": channel.name, "first_page": channel.first_page,
                "first_url": channel.first_url, "how_found": candidate.how, "found_on": found_on,
@@ -349,8 +377,10 @@ class LawyersSpider(scrapy.Spider):
         if pager is None:
             return Channel(name or relative(url), relative(url).replace("{", "{{").replace("}", "}}"), 1, None, None,
                            candidate.how)
-        first_url = relative(pager.first_url) if pager.first_url else None
-        return Channel(name or relative(url), relative(pager.template), pager.first_page, None, first_url, candidate.how)
+        if pager.first_url:  # index.html, then index_2.html: the template starts one page later
+            return Channel(name or relative(url), relative(pager.template), pager.first_page - 1, None,
+                           relative(pager.first_url), candidate.how)
+        return Channel(name or relative(url), relative(pager.template), pager.first_page, None, None, candidate.how)
 
     def on_candidate_error(self, failure):
         request = failure.request
