@@ -275,10 +275,12 @@ class Archive:
                 for template, ids in (walked or {}).items():
                     self._finish_walk(conn, template, list(ids), now)
             for template, (newest, error) in (channel_news or {}).items():
+                # An undated list (a magazine issue's contents) is as new as its newest article.
                 conn.execute(
-                    "UPDATE channels SET newest_item = MAX(COALESCE(newest_item, ''), COALESCE(?, '')), last_error = ? "
+                    "UPDATE channels SET newest_item = NULLIF(MAX(COALESCE(newest_item, ''), COALESCE(?, "
+                    "(SELECT MAX(published) FROM articles WHERE channel = ?), '')), ''), last_error = ? "
                     "WHERE url_template = ?",
-                    [newest, clean_text(error), template],
+                    [newest, template, clean_text(error), template],
                 )
             finished = self._run(run_id)
             self._raise_notices(conn, finished, now)
