@@ -229,6 +229,16 @@ def _segmenter_version(code_version: str) -> str:
     return h.hexdigest()[:16]
 
 
+# A magazine piece's subtitle is searched as part of its title.
+_TITLE_SQL = "title || COALESCE(char(10) || subtitle, '')"
+
+
+def indexed_title(article: dict) -> str | None:
+    """The title as the index holds it: the subtitle, if any, on a second line."""
+    title, subtitle = article.get("title"), article.get("subtitle")
+    return f"{title or ''}\n{subtitle}" if subtitle else title
+
+
 def index_columns(title: str | None, body: str | None, author: str | None = None, source: str | None = None) -> dict[str, str]:
     """The four FTS column values for an article.
 
@@ -308,7 +318,7 @@ def _ensure(conn: sqlite3.Connection) -> None:
     for chunk in _chunks(missing, 200):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT rowid, id, title, body, author, source FROM articles WHERE rowid IN ({marks})", chunk
+            f"SELECT rowid, id, {_TITLE_SQL}, body, author, source FROM articles WHERE rowid IN ({marks})", chunk
         )
         for rowid, aid, title, body, author, source in rows.fetchall():
             _write(conn, rowid, aid, title, body, author, source, version)
@@ -352,7 +362,7 @@ def index_article(db, article: dict) -> None:
         _delete_rowid(conn, row[0])
         return
     _write(
-        conn, row[0], article["id"], article.get("title"), article.get("body"),
+        conn, row[0], article["id"], indexed_title(article), article.get("body"),
         article.get("author"), article.get("source"), segmenter_version(),
     )
 

@@ -162,3 +162,30 @@ def test_schema_is_idempotent(tmp_path):
         assert a.table_counts()["articles"] == 1
         assert a.db["articles"].columns_dict["version"] is int
         assert a.db.journal_mode == "wal"
+
+
+def test_a_list_date_fills_an_undated_page_and_is_never_content(archive):
+    run = archive.start_run("full")
+    undated = rec(A, published=None)
+    assert archive.record_article(run, undated, list_date="2022-06-20") == "new"
+    a = archive.get_article(A)
+    assert (a["published"], a["published_from"]) == ("2022-06-20", "list")
+    # Re-fetched without its list row (a revisit): the date stays, no version is made.
+    assert archive.record_article(run, undated) == "unchanged"
+    assert (archive.get_article(A)["published"], len(archive.versions(A))) == ("2022-06-20", 1)
+    # A magazine page names its issue: the issue dates it when no list row does.
+    assert archive.record_article(run, rec(B, published=None, issue="2021-12")) == "new"
+    assert (archive.get_article(B)["published"], archive.get_article(B)["published_from"]) == ("2021-12", "issue")
+    # The page starts printing a date: that is content, and it wins.
+    assert archive.record_article(run, rec(A)) == "changed"
+    assert (archive.get_article(A)["published"], archive.get_article(A)["published_from"]) == ("2026-11-20", "page")
+
+
+def test_a_subtitle_a_newer_parser_reads_is_a_repair_not_an_edit(archive):
+    run = archive.start_run("full")
+    archive.record_article(run, rec(A))
+    archive.finish_run(run, 1)
+    run = archive.start_run("incremental")
+    assert archive.record_article(run, rec(A, subtitle="副标题")) == "changed"
+    assert archive.versions(A)[-1]["note"] == "repair: subtitle now extracted from the same page"
+    assert archive.alerts() == []

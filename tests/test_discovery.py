@@ -216,3 +216,20 @@ def test_records_keep_the_subtitle_in_the_hash_only_when_there_is_one():
     without = {k: v for k, v in record.items() if k != "subtitle"}
     assert content_hash(record) == content_hash(without)  # archives from before keep their hashes
     assert content_hash({**record, "subtitle": "副标题"}) != content_hash(record)
+
+
+def test_a_subtitle_is_searched_with_the_title(discovered):
+    from storage.search import search
+
+    from storage.archive import Archive
+
+    db, _proc, _requests = discovered
+    with Archive(db, mode="ro") as archive:
+        hits = search(archive.db, "律师代表大会第四次会议")
+    assert [h["title"] for h in hits] == ["发挥法治保障作用 建设高素质律师队伍"]
+
+
+def test_the_demo_archives_the_whole_site_from_one_section(tmp_path):
+    proc = barwatch("demo", "--dir", str(tmp_path / "demo"), timeout=180)
+    assert f"archived {len(REACHABLE)} articles into" in proc.stdout
+    assert "alerts 0" in proc.stdout
