@@ -55,7 +55,7 @@ from crawler.parsing import (
     parse_list,
 )
 from crawler.textnorm import collapse_ws, key_of
-from crawler.urls import SITE_HOSTS, article_id_from_link, article_id_from_path
+from crawler.urls import article_id_from_link, article_id_from_path, on_site
 
 __all__ = [
     "DEFAULT_DISCOVERY_RULES",
@@ -280,8 +280,7 @@ class _Doc:
         return _defrag(url)
 
     def own_host(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.hostname in SITE_HOSTS or parts.netloc in self.extra
+        return on_site(url, self.extra)
 
     def candidate_url(self, href: str | None) -> str | None:
         """The absolute URL of a link that may be a channel list, or None."""

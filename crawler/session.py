@@ -21,6 +21,9 @@ def archive_for(crawler) -> Archive:
             crawler.settings.get("BARWATCH_DB"),
             clock=crawler.settings.get("BARWATCH_CLOCK") or utcnow,
             drift=drift,
+            # `barwatch crawl` created or migrated the schema under its lock already;
+            # `scrapy crawl lawyers` takes the lock in the pipeline and does it here.
+            mode="rw" if crawler.settings.getbool("BARWATCH_LOCK_HELD") else "rwc",
             notice_after_partial_runs=spider_config.alerts.notice_after_partial_runs if spider_config else 3,
             # Tests fill the "disk" with SQLite's page limit (barwatch crawl --max-db-pages).
             max_page_count=crawler.settings.getint("BARWATCH_MAX_DB_PAGES") or None,

@@ -27,6 +27,13 @@ def article_id_from_path(url: str) -> str | None:
     return m.group(1) if m else None
 
 
+def on_site(url: str, extra_hosts: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether an absolute http(s) URL is on the association's hosts or a --base-url host
+    (``extra_hosts`` holds host:port, e.g. the fixture site's)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and (parts.hostname in SITE_HOSTS or parts.netloc in extra_hosts)
+
+
 def article_id_from_link(href: str, page_url: str, extra_hosts: frozenset[str] | set[str] = frozenset()) -> str | None:
     """The id an ``<a href>`` on a list page points to, if it is an article of this site.
 
@@ -35,12 +42,7 @@ def article_id_from_link(href: str, page_url: str, extra_hosts: frozenset[str] |
     ``/info/<id>`` paths and must not match.
     """
     absolute = urljoin(page_url, href.strip())
-    parts = urlsplit(absolute)
-    if parts.scheme not in ("http", "https"):
-        return None
-    if parts.hostname not in SITE_HOSTS and parts.netloc not in extra_hosts:
-        return None
-    return article_id_from_path(absolute)
+    return article_id_from_path(absolute) if on_site(absolute, extra_hosts) else None
 
 
 def rebase(url: str, base_url: str | None) -> str:

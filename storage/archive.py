@@ -216,9 +216,6 @@ class Archive:
             )
             return cursor.lastrowid
 
-    def channels_in_baseline(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT url_template FROM channels WHERE baseline_done_at IS NULL")}
-
     def finish_run(
         self,
         run_id: int,

@@ -39,7 +39,7 @@ from crawler import discovery
 from crawler.channels import Channel, relative, template_pattern, walk_due
 from crawler.robots import RobotsForbidden, RobotsUnavailable
 from crawler.session import archive_for
-from crawler.urls import SITE_HOSTS, article_id_from_path, canonical_article_url, rebase
+from crawler.urls import SITE_HOSTS, article_id_from_path, canonical_article_url, on_site, rebase
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,6 @@ class LawyersSpider(scrapy.Spider):
         self.known = archive.known_ids()
         self.seen_on_lists: set[str] = set()
         self.queued: set[str] = set()
-        self.in_baseline = archive.channels_in_baseline()
         crawl = self.config.crawl
         if self.mode == "full":
             plan = archive.revisit_plan(None)
@@ -118,6 +117,7 @@ class LawyersSpider(scrapy.Spider):
             if s.enabled and self._due(rows.get(s.list_url), now):
                 self.channels[s.list_url] = Channel(s.name, s.list_url, s.first_page, s.max_pages)
         configured = {s.list_url for s in self.config.sections}
+        self.in_baseline = {t for t in {*rows, *configured} if (rows.get(t) or {}).get("baseline_done_at") is None}
         if found.enabled:
             for template, row in rows.items():
                 if template in configured or template in silenced or row["how_found"] == "config":
@@ -310,16 +310,16 @@ class LawyersSpider(scrapy.Spider):
         )
 
     def parse_candidate(self, response, candidate, found_on: str, depth: int):
-        seen = {"how": candidate.how, "text": candidate.text, "found_on": found_on, "depth": depth}
+        def seen(page_kind: str, note: str | None = None, channel: str | None = None) -> dict:
+            return candidate_item(candidate, page_kind, found_on, depth, note, channel)
+
         if response.status in REDIRECTS:
             follow = self._redirect(response, "redirect", same=lambda target: True)
-            if isinstance(follow, dict):  # off the site, or a loop: not a channel of this site
-                yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": follow["message"], **seen}
-            else:
-                yield follow
+            # off the site, or a loop: not a channel of this site
+            yield seen("other", follow["message"]) if isinstance(follow, dict) else follow
             return
         if response.status != 200:
-            yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": f"HTTP {response.status}", **seen}
+            yield seen("other", f"HTTP {response.status}")
             return
         html = decode_html(response.body, _header(response, b"Content-Type"))
         page = discovery.classify(html, response.url, self.extra_hosts)
@@ -329,7 +329,7 @@ class LawyersSpider(scrapy.Spider):
             # when its pages are known as its pages.)
             yield from self._offer(html, response.url, depth + 1)
         if page.kind == "hub":
-            yield {"kind": "candidate", "url": candidate.url, "page_kind": "hub", "note": None, **seen}
+            yield seen("hub")
             if depth < self.config.discovery.hub_depth:
                 for sub in page.sublists:
                     request = self._candidate_request(sub, response.url, depth + 1)
@@ -337,22 +337,20 @@ class LawyersSpider(scrapy.Spider):
                         yield request
             return
         if page.kind != "list":
-            yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": "not a list page", **seen}
+            yield seen("other", "not a list page")
             return
         channel = self._channel_of(page, response.url, candidate, html)
         if any(p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns):
             # A known channel reached another way (a configured section wins).
-            yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": channel.list_url,
-                   "note": None, **seen}
+            yield seen("list", channel=channel.list_url)
             return
         if page.pager is None and {r["id"] for r in page.rows} <= self.seen_on_lists:
             # The same rows as a list walked this run under another URL (a tab's bare
             # URL): nothing of its own to walk.
-            yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": None,
-                   "note": "the same rows as another channel's list", **seen}
+            yield seen("list", "the same rows as another channel's list")
             return
-        yield {"kind": "candidate", "url": candidate.url, "page_kind": "list", "channel": channel.list_url,
-               "note": "a pager that only works by JavaScript: page 1 only" if page.js_pager else None, **seen}
+        yield seen("list", "a pager that only works by JavaScript: page 1 only" if page.js_pager else None,
+                   channel.list_url)
         self.channel_patterns.append(template_pattern(channel.list_url))
         yield {"kind": "channel", "template": channel.list_url, "name": channel.name, "first_page": channel.first_page,
                "first_url": channel.first_url, "how_found": candidate.how, "found_on": found_on,
@@ -373,21 +371,20 @@ class LawyersSpider(scrapy.Spider):
         if not name:
             crumbs = discovery.breadcrumb_links(html, url, self.extra_hosts)
             name = crumbs[-1].name if crumbs else candidate.text
-        pager = page.pager
-        if pager is None:
-            return Channel(name or relative(url), relative(url).replace("{", "{{").replace("}", "}}"), 1, None, None,
-                           candidate.how)
-        if pager.first_url:  # index.html, then index_2.html: the template starts one page later
-            return Channel(name or relative(url), relative(pager.template), pager.first_page - 1, None,
-                           relative(pager.first_url), candidate.how)
-        return Channel(name or relative(url), relative(pager.template), pager.first_page, None, None, candidate.how)
+        pager, first_url = page.pager, None
+        if pager is None:  # one page: its own URL, braces escaped, is the template
+            template, first = relative(url).replace("{", "{{").replace("}", "}}"), 1
+        elif pager.first_url:  # index.html, then index_2.html: the template starts one page later
+            template, first, first_url = relative(pager.template), pager.first_page - 1, relative(pager.first_url)
+        else:
+            template, first = relative(pager.template), pager.first_page
+        return Channel(name or relative(url), template, first, None, first_url, candidate.how)
 
     def on_candidate_error(self, failure):
         request = failure.request
         candidate = request.cb_kwargs["candidate"]
         note = "robots.txt forbids it" if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        yield {"kind": "candidate", "url": candidate.url, "page_kind": "other", "note": note, "how": candidate.how,
-               "text": candidate.text, "found_on": request.cb_kwargs["found_on"], "depth": request.cb_kwargs["depth"]}
+        yield candidate_item(candidate, "other", request.cb_kwargs["found_on"], request.cb_kwargs["depth"], note)
 
     # ------------------------------------------------------------------ redirects
     def _redirect(self, response, kind: str, same, article_id: str | None = None):
@@ -397,14 +394,13 @@ class LawyersSpider(scrapy.Spider):
         if not location:
             return failure_item(response.url, kind, f"HTTP {response.status} without a Location header", article_id)
         target = urljoin(response.url, location.decode("latin-1").strip())
-        parts = urlsplit(target)
-        on_site = parts.scheme in ("http", "https") and (parts.hostname in SITE_HOSTS or parts.netloc in self.extra_hosts)
+        stays = on_site(target, self.extra_hosts)
         if target in chain:
             return failure_item(chain[0], kind, "redirect loop: " + " -> ".join([*chain, target]), article_id)
         if len(chain) > MAX_REDIRECTS:
             return failure_item(chain[0], kind, f"more than {MAX_REDIRECTS} redirects, last to {target}", article_id)
-        if not (on_site and same(target)):
-            what = "another article" if on_site else "another host"
+        if not (stays and same(target)):
+            what = "another article" if stays else "another host"
             return failure_item(chain[0], kind, f"HTTP {response.status} redirect to {what}: {target}", article_id)
         meta = {**response.request.meta, "barwatch_redirects": chain}
         return response.request.replace(url=target, meta=meta, dont_filter=True)
@@ -465,6 +461,13 @@ def _same_list(response, target: str) -> bool:
     origin = urlsplit(response.meta.get("barwatch_redirects", [response.url])[0])
     parts = urlsplit(target)
     return (parts.path.rstrip("/"), parts.query) == (origin.path.rstrip("/"), origin.query)
+
+
+def candidate_item(candidate, page_kind: str, found_on: str, depth: int, note: str | None = None,
+                   channel: str | None = None) -> dict:
+    """What a page offered as a channel turned out to be (list, hub, other), for the archive."""
+    return {"kind": "candidate", "url": candidate.url, "page_kind": page_kind, "how": candidate.how,
+            "text": candidate.text, "found_on": found_on, "depth": depth, "note": note, "channel": channel}
 
 
 def failure_item(url: str, kind: str, message: str, article_id: str | None = None) -> dict:
