@@ -188,6 +188,37 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_reindex(args) -> int:
+    import time
+
+    started = time.monotonic()
+    try:
+        with CrawlLock(args.db).acquire("reindex"):
+            with _open_archive(args, mode="rw") as archive:
+                count = archive.reindex(progress=_progress_bar(sys.stderr, "indexing"))
+    except ArchiveLocked as exc:
+        print(f"barwatch: {exc}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
+    print(f"{args.db}: search index rebuilt from {count} articles in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _progress_bar(stream, label: str, width: int = 30):
+    """A progress callback(done, total): a bar redrawn in place on a terminal, nothing
+    otherwise (cron mail gets the one summary line)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // total if total else width
+        stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
 def cmd_inspect(args) -> int:
     import re
     from urllib.parse import urlsplit
@@ -411,6 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "migrate", cmd_migrate, "Create or upgrade the archive's schema (crawl does it too), nothing else.",
                  "barwatch migrate --db barwatch.db")
+    _db(p)
+
+    p = _command(sub, "reindex", cmd_reindex,
+                 "Rebuild the search index from the articles table (after an upgrade of the folding, "
+                 "or rows written by other tools).",
+                 "barwatch reindex --db barwatch.db")
     _db(p)
 
     p = _command(sub, "inspect", cmd_inspect, "Show what the parser makes of one page (a URL or a saved file).",

@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlite_utils
 
 from storage import search
-from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from storage.schema import SCHEMA_VERSION, TABLES, ensure_schema, schema_version, version_body_sql
 from storage.textops import (
     ADDED_CONTENT_FIELDS,
     CONTENT_FIELDS,
@@ -550,6 +550,7 @@ class Archive:
         new_hash = content_hash(record)
         with self.write() as conn:
             old = self.get_article(aid)
+            stored_body = None if old is None else old["body"]
             if old is not None and old.get("published_from") not in (None, "page"):
                 # The page's own reading, for the comparison; the stored list/issue date stays.
                 old = {**old, "_stored_published": old["published"], "published": None}
@@ -606,13 +607,22 @@ class Archive:
                 sets = ", ".join(f"{c} = ?" for c in row)
                 conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
             if version is not None:
+                if old is not None:
+                    # The current version's body lives in articles only (schema 3): the
+                    # body it replaces moves into that version's row now.
+                    conn.execute(
+                        "UPDATE versions SET body = ? WHERE article_id = ? AND version = ?",
+                        [stored_body, aid, old["version"]],
+                    )
                 cols = ["article_id", "version", "fetched_at", *CONTENT_FIELDS, "content_hash", "diff", "run_id", "note"]
+                content = [None if f == "body" else record.get(f) for f in CONTENT_FIELDS]
                 conn.execute(
                     f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [aid, version, now, *(record.get(f) for f in CONTENT_FIELDS), new_hash, diff, run_id, note],
+                    [aid, version, now, *content, new_hash, diff, run_id, note],
                 )
             if version is not None or old["status"] == "removed":  # new text, or back from removal
-                search.index_article(conn, {**row, "id": aid})
+                indexed = None if old is None or old["status"] == "removed" else old
+                search.index_article(conn, indexed, {**row, "id": aid})
             if record.get("views") is not None:
                 conn.execute("INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]])
             if outcome == NEW:
@@ -671,7 +681,7 @@ class Archive:
                 [now, now, article_id],
             )
             if old["status"] == "removed":
-                search.index_article(conn, {**old, "status": "live"})
+                search.index_article(conn, None, {**old, "status": "live"})
             self._bump(conn, run_id, UNCHANGED)
         return UNCHANGED
 
@@ -692,7 +702,7 @@ class Archive:
                 "UPDATE articles SET status = 'removed', removed_at = ?, last_checked = ? WHERE id = ?",
                 [now, now, article_id],
             )
-            search.unindex_article(conn, article_id)
+            search.unindex_article(conn, old)
             self._queue(conn, run_id, article_id, REMOVED, old["version"], now)
             self._bump(conn, run_id, REMOVED)
         return REMOVED
@@ -715,13 +725,30 @@ class Archive:
             [article_id, kind, run_id, now, version],
         )
 
+    def reindex(self, progress: search.Progress | None = None) -> int:
+        """Rebuild the search index from ``articles`` (rows written with plain SQL too), in
+        one transaction: searches see the old index until it is done. Returns the number
+        of articles indexed."""
+        with self.write() as conn:
+            return search.rebuild(conn, progress)
+
     # ------------------------------------------------------------------ reading
     def versions(self, article_id: str) -> list[dict]:
-        return list(self.db["versions"].rows_where("article_id = ?", [article_id], order_by="version"))
+        """Every version of an article, oldest first, each with its full body."""
+        return self._versions("v.article_id = ?", [article_id])
 
     def version(self, article_id: str, version: int) -> dict | None:
-        rows = list(self.db["versions"].rows_where("article_id = ? AND version = ?", [article_id, version]))
+        rows = self._versions("v.article_id = ? AND v.version = ?", [article_id, version])
         return rows[0] if rows else None
+
+    def _versions(self, where: str, params: list) -> list[dict]:
+        columns = ", ".join(f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0])
+        cursor = self.conn.execute(
+            f"SELECT {columns} FROM versions v JOIN articles a ON a.id = v.article_id WHERE {where} ORDER BY v.version",
+            params,
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def failures(self, run_id: int) -> list[dict]:
         return list(self.db["failures"].rows_where("run_id = ?", [run_id], order_by="id"))

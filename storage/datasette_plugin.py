@@ -13,7 +13,6 @@ work, and nothing has to rewrite requests.
 """
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import sqlite3
@@ -32,16 +31,18 @@ from storage.textops import char_segments, clean_text, one_line
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
 
 
-def sql_fts_query(query, columns="all"):
-    """barwatch_fts_query(:q [, 'title']) for canned queries: never raises.
+def sql_fts_query(query, part="all"):
+    """barwatch_fts_query(:q [, 'wanted' | 'excluded']) for canned queries: never raises.
 
     An empty or punctuation-only query (a canned query's form before anything is typed)
-    gives an expression that matches nothing rather than an error page.
+    gives an expression that matches nothing rather than an error page; 'excluded' is
+    NULL when nothing is excluded.
     """
+    part = str(part or "all")
     try:
-        return search.fts_query(str(query or ""), columns=str(columns or "all"))
+        return search.fts_query(str(query or ""), part=part)
     except ValueError:
-        return _NO_MATCH
+        return None if part == "excluded" else _NO_MATCH
 
 
 def sql_snippet(text, query, width=80):
@@ -85,17 +86,6 @@ def prepare_connection(conn, database, datasette):
     # trylast: Datasette's own escape_fts is registered before this one and is replaced.
     if _is_archive(conn):
         conn.create_function("escape_fts", 1, sql_fts_query)
-
-
-@hookimpl
-def startup(datasette):
-    async def inner():
-        # jieba's dictionary takes about a second to load. Loaded here, before the first
-        # request, because inside a query that second counts against sql_time_limit_ms
-        # and the first search would be cut off as "too long".
-        await asyncio.get_running_loop().run_in_executor(None, search._jieba)
-
-    return inner
 
 
 # --------------------------------------------------------------------------- diff cells

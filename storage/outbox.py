@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from storage.schema import version_body_sql
 from storage.textops import CONTENT_FIELDS
 
 KINDS = ("new", "changed", "removed")
@@ -67,7 +68,10 @@ class PendingAlert:
 
 
 def _select(prefix: str, alias: str) -> str:
-    return ", ".join(f"{alias}.{f} AS {prefix}{f}" for f in CONTENT)
+    def column(f: str) -> str:
+        return version_body_sql(alias, "ar") if f == "body" and alias != "ar" else f"{alias}.{f}"
+
+    return ", ".join(f"{column(f)} AS {prefix}{f}" for f in CONTENT)
 
 
 _PENDING_SQL = f"""

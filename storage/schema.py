@@ -16,8 +16,9 @@ import sqlite_utils
 
 # Version 1: the first release (user_version 0 on disk). Version 2: run statuses
 # ok/partial/failed with a separate hold flag, channels with a baseline of their own, the
-# backlog, operations notices, incidents, version notes.
-SCHEMA_VERSION = 2
+# backlog, operations notices, incidents, version notes. Version 3: the current version's
+# body only in articles; a contentless search index without jieba word columns.
+SCHEMA_VERSION = 3
 
 # One defined set of run statuses; ``held`` is separate (a run can be partial and held).
 RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
@@ -69,6 +70,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "published": str,
             "author": str,
             "source": str,
+            # NULL for the current version (articles.version): its body is articles.body,
+            # kept once. Read it through version_body_sql().
             "body": str,
             "content_hash": str,
             "diff": str,
@@ -209,7 +212,7 @@ def schema_version(conn: sqlite3.Connection) -> int | None:
     return max(version, 1)
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: sqlite_utils.Database, progress=None) -> None:
     """Create or migrate every table, index and the search index.
 
     The caller holds the crawl lock and an open write transaction (``BEGIN IMMEDIATE``):
@@ -242,8 +245,16 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db[table_name].create_index(cols, unique=unique, if_not_exists=True)
     if previous is not None and previous < 2:
         _migrate_1_to_2(db.conn)
+    if previous is not None and previous < 3:
+        _migrate_2_to_3(db.conn)
     db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    search.ensure_schema(db)
+    search.ensure_schema(db, progress)
+
+
+def version_body_sql(v: str, a: str) -> str:
+    """SQL for the body of version row ``v`` joined to its article ``a``: the current
+    version's body is stored once, in articles."""
+    return f"CASE WHEN {v}.version = {a}.version THEN {a}.body ELSE {v}.body END"
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -253,3 +264,12 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     # have had theirs (if a run ever finished), so they start out of baseline.
     if conn.execute("SELECT 1 FROM crawl_runs WHERE status = 'ok' LIMIT 1").fetchone():
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('inherit_baseline', '1')")
+
+
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    # The current version's body was stored twice. (The search index is rebuilt by
+    # search.ensure_schema: its layout changed.)
+    conn.execute(
+        "UPDATE versions SET body = NULL WHERE body IS (SELECT a.body FROM articles a "
+        "WHERE a.id = versions.article_id AND a.version = versions.version)"
+    )

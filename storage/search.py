@@ -2,55 +2,50 @@
 
 Why not SQLite's own tokenizers: ``unicode61`` makes a whole run of Chinese characters one
 token (so 律师 is not found inside 上海市律师协会), and ``trigram`` cannot match the
-one- and two-character words that most Chinese words are. So the text is segmented here,
-in Python, and stored pre-split in an FTS5 table that ``unicode61`` then only has to split
-on spaces:
+one- and two-character words that most Chinese words are. So the text is folded and
+spaced here, in Python, and ``unicode61`` then only has to split on spaces: every CJK
+character is its own token (Latin words and numbers stay whole). A Chinese query term
+becomes an FTS5 *phrase of single characters*, which is exact substring semantics for a
+term of any length: 律, 律师, 律工委, 宝山区律师工作委员会 are all found wherever they occur,
+inside longer words too. No word segmenter is needed to match, so none is loaded: jieba
+(schema 2) only nudged the ranking and cost 68 MiB and 0.7 s in every process.
 
-* ``title_chars`` / ``body_chars``: every CJK character is its own token (Latin words and
-  numbers stay whole). A Chinese query term becomes an FTS5 *phrase of single characters*
-  over these columns, which is exact substring semantics for a term of any length: 律,
-  律师, 律工委, 宝山区律师工作委员会 are all found wherever they occur, inside longer words too.
-* ``title_words`` / ``body_words``: jieba's search-mode words (with the domain dictionary
-  ``userdict.txt``). They never decide *whether* an article matches, only how high it
-  ranks: an article where the term is a real word scores above one where the characters
-  merely sit side by side across a word boundary.
-
-Both the index and every query go through the same :func:`fold` (NFKC, lower case, a small
-traditional-to-simplified table, pinyin annotations of mirror copies dropped), so a
+Both the index and every query go through the same :func:`fold_text` (NFKC, lower case, a
+small traditional-to-simplified table, pinyin annotations of mirror copies dropped), so a
 simplified query finds the traditional mirror copy of an article, and ＩＣＰ finds ICP.
 
-The FTS rowid is ``articles.rowid`` so that Datasette's ``fts_table`` search box works.
-``articles_fts_map`` records which article (and which segmenter version) each FTS row
-holds; :func:`ensure_schema` compares it with ``articles`` on every open, which is cheap
-(articles' (rowid, id) come from its primary-key index, the map is small; no body is
-read) and repairs any drift: a new FTS table
-(migration), a changed dictionary, rowids renumbered by VACUUM, an article revived
-without being re-indexed.
+Two index tables, both contentless (the text lives once, in ``articles``):
+``articles_fts(title, body)`` for matching and bm25, and ``articles_title_fts(title)``,
+small, for the "every term in the title" tier that ranks first. Their rowid is
+``articles.rowid``, so Datasette's ``fts_table`` search box works. A contentless table
+forgets a row only when given exactly the text it indexed; ``articles_fts_map`` records
+which article each index row holds and a checksum of that text, and every update
+recomputes the old text from the old row in the same transaction. Opening an archive
+never scans the index; a crawl's open checks it in SQL and rebuilds it when it cannot be
+kept up row by row (``barwatch reindex`` does the same on demand).
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import logging
 import re
 import sqlite3
-import threading
 import unicodedata
-from collections.abc import Iterable
-from pathlib import Path
+import zlib
+from collections.abc import Callable, Iterable
 
 from storage.textops import clean_text, one_line
 
 FTS_TABLE = "articles_fts"
+TITLE_FTS_TABLE = "articles_title_fts"
 MAP_TABLE = "articles_fts_map"
-TITLE_COLUMNS = ("title_chars", "title_words")
-ALL_COLUMNS = ("title_chars", "body_chars", "title_words", "body_words")
 # bm25 weights in column order: a hit in the title counts ten times a hit in the body.
-BM25_WEIGHTS = (10.0, 1.0, 10.0, 1.0)
-USERDICT = Path(__file__).with_name("userdict.txt")
-# Bump when fold/segment change in a way that needs existing rows re-indexed; the
-# dictionary's content is part of the version too (see segmenter_version()).
-_CODE_VERSION = "2"
+BM25_WEIGHTS = (10.0, 1.0)
+# Keys in the meta table: the folding the index was built with, and why it must be rebuilt.
+SEGMENTER_KEY = "search_segmenter"
+DIRTY_KEY = "search_dirty"
+# Bump when folding changes in a way that needs existing rows re-indexed.
+_CODE_VERSION = "3"
+Progress = Callable[[int, int], None]
 MAX_TERMS = 32
 DEFAULT_MARKERS = ("【", "】")
 
@@ -144,115 +139,88 @@ _PINYIN_RE = re.compile(
 )
 
 
-def fold(text: str | None) -> tuple[str, list[int]]:
-    """The form in which text is indexed and matched, with a map back to the original.
-
-    ``folded[i]`` comes from ``text[index_map[i]]``. Folding is per character (NFKC, lower
-    case, traditional to simplified) and drops pinyin annotations, so a hit found in the
-    folded text can be cut out of the original text for a snippet.
-    """
-    if not text:
-        return "", []
-    dropped = bytearray(len(text))
-    for m in _PINYIN_RE.finditer(text):
-        dropped[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
-    out: list[str] = []
-    index_map: list[int] = []
-    for i, ch in enumerate(text):
-        if dropped[i]:
-            continue
-        folded = unicodedata.normalize("NFKC", ch).lower().translate(_TRAD_TABLE)
-        out.append(folded)
-        index_map.extend([i] * len(folded))
-    return "".join(out), index_map
+def _pinyin_spans(text: str) -> list[tuple[int, int]]:
+    if "(" not in text and "（" not in text:
+        return []
+    return [m.span() for m in _PINYIN_RE.finditer(text)]
 
 
 def fold_text(text: str | None) -> str:
-    return fold(text)[0]
+    """The form in which text is indexed and matched: pinyin annotations dropped, NFKC,
+    lower case, traditional to simplified. Whole-string operations (C speed): the index
+    folds every body of the archive through here."""
+    if not text:
+        return ""
+    if _pinyin_spans(text):
+        text = _PINYIN_RE.sub("", text)
+    return unicodedata.normalize("NFKC", text).lower().translate(_TRAD_TABLE)
+
+
+def fold(text: str | None) -> tuple[str, list[int]]:
+    """:func:`fold_text` with a map back to the original: ``folded[i]`` comes from
+    ``text[index_map[i]]``, so a hit found in the folded text can be cut out of the
+    original text for a snippet."""
+    if not text:
+        return "", []
+    spans = _pinyin_spans(text)
+    kept = text
+    positions: list[int] | range = range(len(text))
+    if spans:
+        dropped = bytearray(len(text))
+        for s, e in spans:
+            dropped[s:e] = b"\x01" * (e - s)
+        positions = [i for i in range(len(text)) if not dropped[i]]
+        kept = "".join(text[i] for i in positions)
+    folded = unicodedata.normalize("NFKC", kept).lower().translate(_TRAD_TABLE)
+    if len(folded) == len(kept):  # nothing expanded or composed: position i is position i
+        return folded, list(positions)
+    # Rare (㈠ → (一), ligatures): fold character by character to keep the map.
+    out: list[str] = []
+    index_map: list[int] = []
+    for i in positions:
+        piece = unicodedata.normalize("NFKC", text[i]).lower().translate(_TRAD_TABLE)
+        out.append(piece)
+        index_map.extend([i] * len(piece))
+    return "".join(out), index_map
 
 
 def spaced_chars(folded: str) -> str:
-    """Text for the *_chars columns: a space on each side of every CJK character."""
+    """Indexed form: a space on each side of every CJK character, so that unicode61 makes
+    each one a token (Latin words and numbers stay whole)."""
     return _CJK_RE.sub(r" \1 ", folded)
 
 
 def char_tokens(text: str) -> list[str]:
-    """The tokens FTS5 (unicode61) sees in a *_chars column for this (unfolded) text."""
+    """The tokens FTS5 (unicode61) sees in an indexed column for this (unfolded) text."""
     return _TOKEN_RE.findall(spaced_chars(fold_text(text)))
-
-
-# ---------------------------------------------------------------------------- jieba
-_jieba_lock = threading.Lock()
-_tokenizer = None
-
-
-def _jieba():
-    """The jieba tokenizer with the domain dictionary, built once, on first use.
-
-    jieba logs "Building prefix dict ..." to stderr while it initialises; silenced so that
-    CLI output stays clean. Initialisation (about half a second) happens only when
-    something is segmented, not on import or on an archive open with nothing to index.
-    """
-    global _tokenizer
-    if _tokenizer is None:
-        with _jieba_lock:
-            if _tokenizer is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                tk = jieba.Tokenizer()
-                tk.initialize()
-                if USERDICT.is_file():
-                    tk.load_userdict(str(USERDICT))
-                _tokenizer = tk
-    return _tokenizer
-
-
-def segment_words(folded: str) -> list[str]:
-    """jieba search-mode words of already-folded text, only those that hold a token."""
-    if not folded:
-        return []
-    return [w for w in _jieba().cut_for_search(folded) if _TOKEN_RE.search(w)]
 
 
 def segmenter_version() -> str:
     """Changes whenever the index of an unchanged article would come out different."""
-    return _segmenter_version(_CODE_VERSION)
-
-
-@functools.lru_cache(maxsize=4)
-def _segmenter_version(code_version: str) -> str:
-    # Cached: index_article asks for it on every write; the dictionary is read once.
-    h = hashlib.sha256(code_version.encode())
-    h.update(USERDICT.read_bytes() if USERDICT.is_file() else b"")
+    h = hashlib.sha256(_CODE_VERSION.encode())
     h.update(_TRAD_SIMP_PAIRS.encode())
     return h.hexdigest()[:16]
 
 
 # A magazine piece's subtitle is searched as part of its title.
-_TITLE_SQL = "title || COALESCE(char(10) || subtitle, '')"
-
-
 def indexed_title(article: dict) -> str | None:
     """The title as the index holds it: the subtitle, if any, on a second line."""
     title, subtitle = article.get("title"), article.get("subtitle")
     return f"{title or ''}\n{subtitle}" if subtitle else title
 
 
-def index_columns(title: str | None, body: str | None, author: str | None = None, source: str | None = None) -> dict[str, str]:
-    """The four FTS column values for an article.
+def index_columns(article: dict) -> tuple[str, str]:
+    """The (title, body) the index holds for an ``articles`` row.
 
     Author and source go with the body: a district committee's items name it only as
     author (松江区律师工作委员会), and press reprints name the paper only as source.
     """
-    ft = fold_text(title)
-    fb = fold_text("\n".join(x for x in (body, author, source) if x))
-    return {
-        "title_chars": spaced_chars(ft),
-        "body_chars": spaced_chars(fb),
-        "title_words": " ".join(segment_words(ft)),
-        "body_words": " ".join(segment_words(fb)),
-    }
+    body = "\n".join(x for x in (article.get("body"), article.get("author"), article.get("source")) if x)
+    return spaced_chars(fold_text(indexed_title(article))), spaced_chars(fold_text(body))
+
+
+def _checksum(columns: tuple[str, str]) -> int:
+    return zlib.crc32("\x1f".join(columns).encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------- schema
@@ -265,113 +233,160 @@ def _exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None
 
 
-def ensure_schema(db) -> None:
-    """Create the search index if missing and bring it in step with ``articles``.
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else row[0]
 
-    Idempotent and cheap when nothing is to do: it reads (rowid, id) of articles and the
-    small map table, and loads jieba only if some article needs (re)indexing. Commits its
-    own work unless the caller already holds a transaction, which then stays the caller's.
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        conn.execute("DELETE FROM meta WHERE key = ?", [key])
+    else:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    for table, columns, weights in ((FTS_TABLE, "title, body", BM25_WEIGHTS), (TITLE_FTS_TABLE, "title", (1.0,))):
+        # contentless: the text is in articles; the index keeps only tokens and positions.
+        conn.execute(
+            f"CREATE VIRTUAL TABLE [{table}] USING fts5({columns}, content = '', "
+            "tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        # Default ranking for queries that say ORDER BY rank.
+        conn.execute(f"INSERT INTO [{table}]([{table}], rank) VALUES ('rank', 'bm25({', '.join(map(str, weights))})')")
+    conn.execute(
+        f"CREATE TABLE [{MAP_TABLE}] (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, checksum INTEGER NOT NULL)"
+    )
+
+
+def _current_layout(conn: sqlite3.Connection) -> bool:
+    """Both index tables and the map exist, in this version's layout."""
+    if not (_exists(conn, FTS_TABLE) and _exists(conn, TITLE_FTS_TABLE) and _exists(conn, MAP_TABLE)):
+        return False
+    columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{MAP_TABLE}])")]
+    return "checksum" in columns
+
+
+def ensure_schema(db, progress: Progress | None = None) -> None:
+    """Create the search index, or rebuild it when it cannot be kept up by row updates.
+
+    Runs inside the caller's write transaction (schema creation and migration), under the
+    crawl lock. Rebuilt: an index of an older layout (the jieba word columns of schema
+    2), a changed folding (``segmenter_version``), rowids renumbered by VACUUM, or a row
+    whose indexed text was changed behind barwatch's back. Articles that are merely missing
+    (rows inserted with plain SQL) are added. Reads never come here.
     """
     conn = _conn(db)
-    if conn.in_transaction:
-        _ensure(conn)
-    else:
-        with conn:
-            _ensure(conn)
-
-
-def _ensure(conn: sqlite3.Connection) -> None:
-    fts_new = not _exists(conn, FTS_TABLE)
-    map_new = not _exists(conn, MAP_TABLE)
-    if fts_new:
-        cols = ", ".join(ALL_COLUMNS)
-        conn.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS [{FTS_TABLE}] USING fts5("
-            f"{cols}, tokenize = 'unicode61 remove_diacritics 2')"
-        )
-        # Default ranking for queries that say ORDER BY rank (Datasette canned queries).
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('rank', 'bm25({weights})')")
-    if map_new:
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS [{MAP_TABLE}] ("
-            "rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, segmenter TEXT NOT NULL)"
-        )
-    # A freshly created half of the pair makes the other half's rows meaningless.
-    if fts_new and not map_new:
-        conn.execute(f"DELETE FROM [{MAP_TABLE}]")
-    if map_new and not fts_new:
-        conn.execute(f"DELETE FROM [{FTS_TABLE}]")
     if not _exists(conn, "articles"):
         return
+    if not _current_layout(conn):
+        for table in (FTS_TABLE, TITLE_FTS_TABLE, MAP_TABLE):
+            conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+        _create(conn)
+        rebuild(conn, progress)
+        return
+    renumbered = conn.execute(
+        f"SELECT 1 FROM [{MAP_TABLE}] m LEFT JOIN articles a ON a.rowid = m.rowid "
+        "WHERE a.id IS NOT m.article_id LIMIT 1"
+    ).fetchone()
+    if renumbered or _meta(conn, SEGMENTER_KEY) != segmenter_version() or _meta(conn, DIRTY_KEY):
+        rebuild(conn, progress)
+        return
+    missing = [
+        r for (r,) in conn.execute(
+            f"SELECT a.rowid FROM articles a LEFT JOIN [{MAP_TABLE}] m ON m.rowid = a.rowid "
+            "WHERE m.rowid IS NULL AND a.status IS NOT 'removed'"
+        )
+    ]
+    _index_rowids(conn, missing, progress)
 
-    version = segmenter_version()
-    expected = dict(conn.execute("SELECT rowid, id FROM articles"))
-    removed = {r for (r,) in conn.execute("SELECT rowid FROM articles WHERE status = 'removed'")}
-    indexed = {r: (aid, seg) for r, aid, seg in conn.execute(f"SELECT rowid, article_id, segmenter FROM [{MAP_TABLE}]")}
-    stale = [r for r, (aid, _) in indexed.items() if expected.get(r) != aid or r in removed]
-    missing = [r for r, aid in expected.items() if r not in removed and indexed.get(r) != (aid, version)]
-    if missing:
-        _jieba()  # load before the first write, not while holding the write lock
-    for r in stale:
-        _delete_rowid(conn, r)
-    for chunk in _chunks(missing, 200):
+
+def rebuild(db, progress: Progress | None = None) -> int:
+    """Index every article that is not removed from scratch; returns how many.
+
+    Inside the caller's write transaction: a reader sees the old index until it commits.
+    """
+    conn = _conn(db)
+    for table in (FTS_TABLE, TITLE_FTS_TABLE):
+        conn.execute(f"INSERT INTO [{table}]([{table}]) VALUES ('delete-all')")
+    conn.execute(f"DELETE FROM [{MAP_TABLE}]")
+    rowids = [r for (r,) in conn.execute("SELECT rowid FROM articles WHERE status IS NOT 'removed' ORDER BY rowid")]
+    _index_rowids(conn, rowids, progress)
+    for table in (FTS_TABLE, TITLE_FTS_TABLE):
+        # One b-tree per index instead of a pile of segments: smaller and faster to query.
+        conn.execute(f"INSERT INTO [{table}]([{table}]) VALUES ('optimize')")
+    _set_meta(conn, SEGMENTER_KEY, segmenter_version())
+    _set_meta(conn, DIRTY_KEY, None)
+    return len(rowids)
+
+
+def _index_rowids(conn: sqlite3.Connection, rowids: list[int], progress: Progress | None) -> None:
+    total = len(rowids)
+    for start in range(0, total, 500):
+        chunk = rowids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT rowid, id, {_TITLE_SQL}, body, author, source FROM articles WHERE rowid IN ({marks})", chunk
-        )
-        for rowid, aid, title, body, author, source in rows.fetchall():
-            _write(conn, rowid, aid, title, body, author, source, version)
+            f"SELECT rowid, id, title, subtitle, body, author, source FROM articles WHERE rowid IN ({marks})", chunk
+        ).fetchall()
+        for rowid, aid, title, subtitle, body, author, source in rows:
+            article = {"title": title, "subtitle": subtitle, "body": body, "author": author, "source": source}
+            _insert(conn, rowid, aid, index_columns(article))
+        if progress is not None:
+            progress(min(start + len(chunk), total), total)
 
 
-def _chunks(items: list, n: int) -> Iterable[list]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
+def _insert(conn: sqlite3.Connection, rowid: int, article_id: str, columns: tuple[str, str]) -> None:
+    conn.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", [rowid, *columns])
+    conn.execute(f"INSERT INTO [{TITLE_FTS_TABLE}](rowid, title) VALUES (?, ?)", [rowid, columns[0]])
+    conn.execute(
+        f"INSERT OR REPLACE INTO [{MAP_TABLE}](rowid, article_id, checksum) VALUES (?, ?, ?)",
+        [rowid, article_id, _checksum(columns)],
+    )
 
 
-def _delete_rowid(conn: sqlite3.Connection, rowid: int) -> None:
-    conn.execute(f"DELETE FROM [{FTS_TABLE}] WHERE rowid = ?", [rowid])
+def _delete(conn: sqlite3.Connection, rowid: int, old: dict) -> None:
+    """Take a row out of the index. A contentless FTS5 table forgets a row only when told
+    exactly the text it indexed, so that text is recomputed from the row as stored before
+    the update; the checksum proves it is the same. If it is not (the row was edited with
+    plain SQL), the index is marked for a rebuild at the next crawl instead of corrupted."""
+    found = conn.execute(f"SELECT checksum FROM [{MAP_TABLE}] WHERE rowid = ?", [rowid]).fetchone()
+    if found is None:
+        return
+    columns = index_columns(old)
+    if _checksum(columns) != found[0]:
+        _set_meta(conn, DIRTY_KEY, f"article {old.get('id')} was changed outside barwatch")
+        return
+    conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [rowid, *columns])
+    conn.execute(
+        f"INSERT INTO [{TITLE_FTS_TABLE}]([{TITLE_FTS_TABLE}], rowid, title) VALUES ('delete', ?, ?)", [rowid, columns[0]]
+    )
     conn.execute(f"DELETE FROM [{MAP_TABLE}] WHERE rowid = ?", [rowid])
 
 
-def _write(conn: sqlite3.Connection, rowid: int, article_id: str, title, body, author, source, version: str) -> None:
-    # The same article under another rowid (renumbered by VACUUM) must not stay behind.
-    for (old,) in conn.execute(
-        f"SELECT rowid FROM [{MAP_TABLE}] WHERE article_id = ? AND rowid != ?", [article_id, rowid]
-    ).fetchall():
-        _delete_rowid(conn, old)
-    cols = index_columns(title, body, author, source)
-    conn.execute(f"DELETE FROM [{FTS_TABLE}] WHERE rowid = ?", [rowid])
-    conn.execute(
-        f"INSERT INTO [{FTS_TABLE}](rowid, {', '.join(ALL_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-        [rowid, *(cols[c] for c in ALL_COLUMNS)],
-    )
-    conn.execute(
-        f"INSERT OR REPLACE INTO [{MAP_TABLE}](rowid, article_id, segmenter) VALUES (?, ?, ?)",
-        [rowid, article_id, version],
-    )
+def _rowid(conn: sqlite3.Connection, article_id: str) -> int | None:
+    row = conn.execute("SELECT rowid FROM articles WHERE id = ?", [article_id]).fetchone()
+    return None if row is None else row[0]
 
 
-def index_article(db, article: dict) -> None:
-    """(Re)index one article row. Runs inside the caller's transaction; never commits."""
+def index_article(db, old: dict | None, new: dict) -> None:
+    """Bring the index in step after an ``articles`` row changed from ``old`` (the row as
+    it was stored, None if new) to ``new``. In the caller's transaction; never commits."""
     conn = _conn(db)
-    row = conn.execute("SELECT rowid FROM articles WHERE id = ?", [article["id"]]).fetchone()
-    if row is None:
+    rowid = _rowid(conn, new["id"])
+    if rowid is None:
         return
-    if article.get("status") == "removed":
-        _delete_rowid(conn, row[0])
-        return
-    _write(
-        conn, row[0], article["id"], indexed_title(article), article.get("body"),
-        article.get("author"), article.get("source"), segmenter_version(),
-    )
+    if old is not None:
+        _delete(conn, rowid, {**old, "id": new["id"]})
+    if new.get("status") != "removed":
+        _insert(conn, rowid, new["id"], index_columns(new))
 
 
-def unindex_article(db, article_id: str) -> None:
-    """Take an article out of the index (it was removed). Never commits."""
+def unindex_article(db, old: dict) -> None:
+    """Take an article out of the index (it was removed); ``old`` is its stored row."""
     conn = _conn(db)
-    for (rowid,) in conn.execute(f"SELECT rowid FROM [{MAP_TABLE}] WHERE article_id = ?", [article_id]).fetchall():
-        _delete_rowid(conn, rowid)
+    rowid = _rowid(conn, old["id"])
+    if rowid is not None:
+        _delete(conn, rowid, old)
 
 
 # ---------------------------------------------------------------------------- queries
@@ -418,38 +433,6 @@ def _fts_string(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _colset(columns: Iterable[str]) -> str:
-    return "{" + " ".join(columns) + "}"
-
-
-def _join_tokens(tokens: list[str]) -> str:
-    """Tokens back to text for jieba: CJK characters run together, other tokens spaced."""
-    out = ""
-    for t in tokens:
-        if out and not (_CJK_RE.fullmatch(t) and _CJK_RE.fullmatch(out[-1])):
-            out += " "
-        out += t
-    return out
-
-
-def _term_expr(tokens: list[str], folded: str, columns: str) -> str:
-    """One term: must occur as a substring; ranks higher where jieba sees it as a word."""
-    chars = [c for c in (TITLE_COLUMNS if columns == "title" else ALL_COLUMNS) if c.endswith("_chars")]
-    words = [c for c in (TITLE_COLUMNS if columns == "title" else ALL_COLUMNS) if c.endswith("_words")]
-    phrase = f"{_colset(chars)}: {_fts_string(' '.join(tokens))}"
-    ranked = [folded] if _TOKEN_RE.fullmatch(folded) else []
-    for w in segment_words(folded):
-        if w not in ranked:
-            ranked.append(w)
-    if not ranked:
-        return phrase
-    # "P AND (P OR W)" matches exactly the rows P matches (P ∧ (P ∨ W) = P), so the words
-    # cannot widen the result; but bm25 scores every phrase of the expression, so an
-    # article where jieba found the term (or its parts) as words ranks higher.
-    alternatives = " OR ".join(_fts_string(w) for w in ranked[:12])
-    return f"({phrase} AND ({phrase} OR {_colset(words)}: ({alternatives})))"
-
-
 def parse_query(query: str) -> tuple[list[list[list[str]]], list[list[str]]]:
     """(groups, excluded): groups are AND-ed, each an OR of token lists; excluded token lists.
 
@@ -485,28 +468,69 @@ def parse_query(query: str) -> tuple[list[list[list[str]]], list[list[str]]]:
     return groups, excluded
 
 
-def fts_query(query: str, columns: str = "all") -> str:
-    """The FTS5 MATCH expression (over ``articles_fts``) for a user's query.
+def _phrase(tokens: list[str]) -> str:
+    # A Chinese term is a phrase of single-character tokens: exact substring semantics.
+    return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+
+def fts_query(query: str, part: str = "all") -> str | None:
+    """An FTS5 MATCH expression for a user's query, over either index table.
 
     Terms separated by spaces must all occur; ``"..."`` (or “...”, 「...」) is a phrase,
     ``-word`` excludes, ``OR`` between two terms accepts either. A Chinese term matches as
-    a substring of any length. ``columns="title"`` restricts the expression to titles.
+    a substring of any length. ``part`` is ``all`` (the whole query), ``wanted`` (without
+    the exclusions) or ``excluded`` (the OR of the excluded terms; None if there are none).
     Raises ValueError for an empty query or one of only punctuation.
     """
-    if columns not in ("all", "title"):
-        raise ValueError(f"columns must be 'all' or 'title', not {columns!r}")
+    if part not in ("all", "wanted", "excluded"):
+        raise ValueError(f"part must be all, wanted or excluded, not {part!r}")
     groups, excluded = parse_query(query)
-    parts = []
-    for group in groups:
-        exprs = [_term_expr(tokens, _join_tokens(tokens), columns) for tokens in group]
-        parts.append(exprs[0] if len(exprs) == 1 else "(" + " OR ".join(exprs) + ")")
-    expr = " AND ".join(parts)
-    if excluded:
-        # An excluded word is excluded wherever it occurs, also when only titles are searched.
-        chars = ["title_chars", "body_chars"]
-        nots = " OR ".join(f"{_colset(chars)}: {_fts_string(' '.join(t))}" for t in excluded)
-        expr = f"({expr}) NOT ({nots})"
-    return expr
+    nots = " OR ".join(_phrase(t) for t in excluded) or None
+    if part == "excluded":
+        return nots
+    wanted = " AND ".join(
+        _phrase(g[0]) if len(g) == 1 else "(" + " OR ".join(_phrase(t) for t in g) + ")" for g in groups
+    )
+    if part == "wanted" or nots is None:
+        return wanted
+    return f"({wanted}) NOT ({nots})"
+
+
+def ranked_hits_sql(*, all_expr: str, wanted: str, excluded: str, section: str, since: str, limit: str) -> str:
+    """A ``WITH`` clause defining ``hits(rowid, title_hit, rank)``: the best matches,
+    those with every term in the title first.
+
+    Each argument is an SQL expression (a parameter, or a call of barwatch's SQL
+    functions in Datasette), so the Python API and the Datasette query share this SQL.
+    Ranking: articles whose title (with subtitle) holds every term come first, ordered by
+    bm25 over titles; then the others by bm25 over title (weight 10) and body (weight 1);
+    the caller orders equal ranks newest first. Each tier is one FTS5 ``ORDER BY rank
+    LIMIT`` query, the first over the small titles-only index, so ranking costs about one
+    plain phrase query. ``section`` and ``since`` filter inside both (before the limit).
+    """
+    filtered = (
+        f"(({section}) IS NULL AND ({since}) IS NULL OR rowid IN ("
+        f"SELECT rowid FROM articles WHERE (({section}) IS NULL OR instr(barwatch_fold(section), barwatch_fold({section})) > 0) "
+        f"AND (({since}) IS NULL OR published >= {since})))"
+    )
+    return f"""
+WITH title_hits AS MATERIALIZED (
+  SELECT rowid, rank FROM [{TITLE_FTS_TABLE}]
+  WHERE [{TITLE_FTS_TABLE}] MATCH {wanted}
+    AND (({excluded}) IS NULL OR rowid NOT IN (SELECT rowid FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH {excluded}))
+    AND {filtered}
+  ORDER BY rank LIMIT {limit}
+),
+body_hits AS MATERIALIZED (
+  SELECT rowid, rank FROM [{FTS_TABLE}]
+  WHERE [{FTS_TABLE}] MATCH {all_expr} AND {filtered}
+  ORDER BY rank LIMIT 2 * ({limit})
+),
+hits AS (
+  SELECT rowid, 1 AS title_hit, rank FROM title_hits
+  UNION ALL
+  SELECT rowid, 0, rank FROM body_hits WHERE rowid NOT IN (SELECT rowid FROM title_hits)
+)"""
 
 
 # ---------------------------------------------------------------------------- snippets
@@ -633,24 +657,19 @@ def search(
     if limit < 1:
         raise ValueError("limit must be at least 1")
     expr = fts_query(query)
-    title_expr = fts_query(query, columns="title")
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    sql = f"""
-        SELECT a.id, a.url, a.title, a.published, a.section, a.body,
-               bm25([{FTS_TABLE}], {weights}) AS bm25,
-               a.rowid IN (SELECT rowid FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH :title_expr) AS title_hit
-        FROM [{FTS_TABLE}] JOIN articles a ON a.rowid = [{FTS_TABLE}].rowid
-        WHERE [{FTS_TABLE}] MATCH :expr
-          AND a.status IS NOT 'removed'
-          AND (:section IS NULL OR instr(barwatch_fold(a.section), :section) > 0)
-          AND (:since IS NULL OR a.published >= :since)
-        ORDER BY title_hit DESC, bm25, a.published DESC, a.id
+    sql = ranked_hits_sql(
+        all_expr=":expr", wanted=":wanted", excluded=":excluded", section=":section", since=":since", limit=":limit"
+    ) + """
+        SELECT a.id, a.url, a.title, a.published, a.section, a.body, h.rank, h.title_hit
+        FROM hits h JOIN articles a ON a.rowid = h.rowid
+        ORDER BY h.title_hit DESC, h.rank, a.published DESC, a.id
         LIMIT :limit
     """
     params = {
         "expr": expr,
-        "title_expr": title_expr,
-        "section": fold_text(section) if section else None,
+        "wanted": fts_query(query, "wanted"),
+        "excluded": fts_query(query, "excluded"),
+        "section": section or None,
         "since": since,
         "limit": limit,
     }
@@ -659,7 +678,7 @@ def search(
     conn.create_function("barwatch_fold", 1, fold_text, deterministic=True)
     results = []
     for row in conn.execute(sql, params).fetchall():
-        aid, url, title, published, sec, body, bm25, title_hit = row
+        aid, url, title, published, sec, body, rank, title_hit = row
         results.append(
             {
                 "id": aid,
@@ -668,7 +687,7 @@ def search(
                 "published": published,
                 "section": sec,
                 "snippet": highlight(body, query, markers),
-                "score": round(-bm25, 4),
+                "score": round(-rank, 4),
                 "title_hit": bool(title_hit),
             }
         )

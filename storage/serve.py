@@ -15,19 +15,22 @@ import sys
 from pathlib import Path
 
 from storage import search
+from storage.schema import version_body_sql
 
 # Canned queries. Why each one exists is in its description (shown on its page).
-SEARCH_SQL = """
-select a.id, a.title, a.published, a.section,
-       barwatch_snippet(a.body, :q) as snippet, a.url
-from articles_fts
-join articles a on a.rowid = articles_fts.rowid
-where articles_fts match barwatch_fts_query(:q)
-  and a.status is not 'removed'
-order by a.rowid in (
-           select rowid from articles_fts where articles_fts match barwatch_fts_query(:q, 'title')
-         ) desc,
-         articles_fts.rank, a.published desc
+# The same ranking as `barwatch search` (search.ranked_hits_sql); section and since are
+# optional filters (an empty form field is no filter).
+SEARCH_SQL = search.ranked_hits_sql(
+    all_expr="barwatch_fts_query(:q)",
+    wanted="barwatch_fts_query(:q, 'wanted')",
+    excluded="barwatch_fts_query(:q, 'excluded')",
+    section="nullif(:section, '')",
+    since="nullif(:since, '')",
+    limit="50",
+) + """
+select a.id, a.title, a.published, a.section, barwatch_snippet(a.body, :q) as snippet, a.url
+from hits h join articles a on a.rowid = h.rowid
+order by h.title_hit desc, h.rank, a.published desc, a.id
 limit 50
 """
 
@@ -51,8 +54,8 @@ limit 100
 
 ARTICLE_HISTORY_SQL = """
 select v.version, v.fetched_at, v.title, v.published, v.author, v.source,
-       length(v.body) as body_chars, v.diff, v.content_hash
-from versions v
+       length(""" + version_body_sql("v", "a") + """) as body_chars, v.diff, v.content_hash
+from versions v join articles a on a.id = v.article_id
 where v.article_id in (
   select id from articles where id = lower(trim(:id))
      or (length(trim(:id)) >= 6 and id like lower(trim(:id)) || '%')
@@ -74,7 +77,7 @@ select * from (
          barwatch_one_line(v.fetched_at) as atom_updated,
          barwatch_one_line(a.url) as atom_link,
          barwatch_clean(case when v.version = 1
-              then coalesce(v.published, '') || ' ' || coalesce(a.section, '') || char(10) || substr(coalesce(v.body, ''), 1, 600)
+              then coalesce(v.published, '') || ' ' || coalesce(a.section, '') || char(10) || substr(coalesce(""" + version_body_sql("v", "a") + """, ''), 1, 600)
               else substr(coalesce(v.diff, ''), 1, 4000) end) as atom_content
   from versions v
   join articles a on a.id = v.article_id
@@ -135,7 +138,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "published": "Publication date of this version.",
         "author": "Author of this version.",
         "source": "Source of this version.",
-        "body": "Body text of this version.",
+        "body": "Body text of an earlier version; empty for the current one, whose body is articles.body (stored once).",
         "content_hash": "Hash of this version's normalised content fields.",
         "diff": "Unified diff from the previous version (empty for version 1).",
         "run_id": "The crawl run that found this version (crawl_runs.id).",
@@ -298,12 +301,12 @@ TABLES: dict[str, dict] = {
     "meta": {"title": "Meta", "description": "barwatch's own bookkeeping.", "hidden": True},
     search.MAP_TABLE: {
         "title": "Search index map",
-        "description": "Which article each full-text index row holds, and the segmenter version; "
-        "kept by barwatch, rebuilt automatically.",
+        "description": "Which article each full-text index row holds, with a checksum of the indexed text; "
+        "kept by barwatch (barwatch reindex rebuilds it).",
         "hidden": True,
         "columns": {
             "article_id": "The article (articles.id).",
-            "segmenter": "Version of the segmentation (code and dictionary) that indexed it.",
+            "checksum": "CRC-32 of the text the index holds for it: a row changed outside barwatch is detected.",
         },
     },
 }

@@ -12,6 +12,7 @@ from fixtures import spec
 from fixtures.server import FixtureSite
 from scheduler.cli import build_parser, main
 from storage.archive import Archive
+from storage.schema import SCHEMA_VERSION
 from tests.crawling import FIXTURE_CONFIG, NOW, ROOT, barwatch, copy_db, crawl
 from tests.test_notify import free_port, start_server
 
@@ -339,6 +340,6 @@ def test_migrate_upgrades_an_old_archive_that_readers_refuse(edited_archive, tmp
     conn.commit()
     conn.close()
     assert main(["runs", "--db", str(db)]) == 1
-    assert "was made by an older barwatch (schema 1, now 2): run `barwatch migrate" in capsys.readouterr().err
+    assert f"was made by an older barwatch (schema 1, now {SCHEMA_VERSION}): run `barwatch migrate" in capsys.readouterr().err
     assert main(["migrate", "--db", str(db)]) == 0
     assert main(["runs", "--db", str(db)]) == 0

@@ -392,7 +392,7 @@ def test_disk_full_fails_the_run_and_keeps_the_archive(archive, baseline, site):
     pages = rows(archive, "PRAGMA page_count")[0]["page_count"]
     before = {(r["article_id"], r["version"], r["content_hash"]) for r in rows(archive, "SELECT * FROM versions")}
     site.set_state("added")
-    proc = crawl(archive, site, "--full", "--max-db-pages", str(pages + 2), check=False)
+    proc = crawl(archive, site, "--full", "--max-db-pages", str(pages), check=False)
     assert proc.returncode == 1, output(proc)
     assert "database or disk is full" in proc.stdout + proc.stderr, output(proc)
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]

@@ -137,15 +137,46 @@ def test_removed_articles_are_not_searchable(tmp_path):
         assert archive.db.execute("SELECT count(*) FROM articles_fts_map WHERE article_id LIKE '6331c7bb%'").fetchone()[0] == 0
 
 
+def index_dump(conn) -> dict[str, list[tuple]]:
+    """Every token instance both index tables hold, as (term, rowid, column, offset)."""
+    dump = {}
+    for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE):
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{table} USING fts5vocab(main, {table}, 'instance')")
+        dump[table] = conn.execute(f"SELECT term, doc, col, offset FROM temp.vocab_{table} ORDER BY 1, 2, 3, 4").fetchall()
+    return dump
+
+
 def test_an_edit_is_searchable_at_once_and_the_old_text_is_gone(tmp_path):
     added = "或者购房人书面通知解除合同之日"
+    split = "交付之日止。当事人"  # inserted into, after "交付之日止。"
     with build_fixture_archive(tmp_path / "a.db") as archive:
+        assert ids(search.search(archive.db, split)) == [GUIDE]
         assert search.search(archive.db, added) == []
         run = archive.start_run("incremental")
         assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
         assert ids(search.search(archive.db, added)) == [GUIDE]
-        # The FTS row was replaced, not duplicated.
-        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == len(fixture_records())
+        assert search.search(archive.db, split) == []
+        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == len(fixture_records())
+
+
+def test_the_index_after_edits_removals_and_returns_is_the_index_rebuilt_from_scratch(tmp_path):
+    # A contentless index forgets a row only when told exactly the text it indexed: a
+    # wrong delete leaves stale tokens behind that no query shows at once. So the whole
+    # index (every token instance) is compared with one rebuilt from the articles.
+    removed = "6331c7bb2c8d5e80d451f82e2f88ce96"
+    with build_fixture_archive(tmp_path / "a.db") as archive:
+        run = archive.start_run("incremental")
+        assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
+        assert archive.record_gone(run, removed, f"https://www.lawyers.org.cn/info/{removed}", 404) == "removed"
+        assert archive.record_article(run, fixture_record(GUIDE)) == "changed"  # edited back
+        assert archive.record_article(run, fixture_record(MIRROR)) == "unchanged"
+        assert archive.record_article(run, fixture_record(removed)) == "unchanged"  # back from removal
+        archive.finish_run(run, requests=5)
+        live = index_dump(archive.conn)
+        assert len(live[search.FTS_TABLE]) > 5_000 and len(live[search.TITLE_FTS_TABLE]) > 400
+        with archive.write() as conn:
+            assert search.rebuild(conn) == len(fixture_records())
+        assert index_dump(archive.conn) == live
 
 
 def test_index_article_runs_inside_the_callers_transaction(tmp_path):
@@ -153,56 +184,95 @@ def test_index_article_runs_inside_the_callers_transaction(tmp_path):
         conn = archive.db.conn
         conn.execute("BEGIN")
         conn.execute("INSERT INTO articles (id, url, title, body, status, version) VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1)")
-        search.index_article(archive.db, {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live"})
+        search.index_article(archive.db, None, {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live"})
         assert ids(search.search(archive.db, "临时")) == ["x1"]
         conn.rollback()
         # Had index_article committed, the rollback would leave a row behind.
-        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
+        assert index_dump(conn) == {search.FTS_TABLE: [], search.TITLE_FTS_TABLE: []}
         assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
 
 
-def test_ensure_schema_is_idempotent_and_builds_a_missing_index(tmp_path):
+def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain_sql(tmp_path):
     path = tmp_path / "a.db"
     build_fixture_archive(path).close()
     with Archive(path) as archive:
-        # An archive from before the search index: no FTS table, no map.
-        archive.db.execute("DROP TABLE articles_fts")
-        archive.db.execute("DROP TABLE articles_fts_map")
-        archive.db.conn.commit()
-    with Archive(path) as archive:  # ensure_schema runs on open
+        with archive.write() as conn:
+            # An archive from before this index layout: no FTS tables, no map.
+            for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE, search.MAP_TABLE):
+                conn.execute(f"DROP TABLE {table}")
+            # A row written by another tool.
+            conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
+                         "VALUES ('x1', 'u', '外部写入', '别的工具写的正文', 'live', 1)")
+    with Archive(path) as archive:  # a crawl's open (rwc) brings the index in step
         assert ids(search.search(archive.db, "堃")) == ["5b8031ea0c4fc83ace4417cd8a4729e0"]
-        count = archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
-        search.ensure_schema(archive.db)
-        search.ensure_schema(archive.db)
-        assert archive.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == count == 25
+        with archive.write() as conn:
+            conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
+                         "VALUES ('x2', 'u2', '又一篇', '另一个工具写的正文', 'live', 1)")
+    with Archive(path) as archive:
+        assert ids(search.search(archive.db, "工具写的")) == ["x1", "x2"]
+        dump = index_dump(archive.conn)
+        with archive.write() as conn:
+            search.ensure_schema(conn)
+            search.ensure_schema(conn)
+        assert index_dump(archive.conn) == dump
+        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 27
 
 
-def test_ensure_schema_repairs_drift(tmp_path, monkeypatch):
+def test_the_index_is_rebuilt_when_it_cannot_be_kept_up_row_by_row(tmp_path, monkeypatch):
     path = tmp_path / "a.db"
-    with build_fixture_archive(path) as archive:
-        conn = archive.db.conn
-        # Rowids renumbered under the index (as VACUUM may do): two map rows swap articles.
-        a, b = conn.execute("SELECT rowid FROM articles_fts_map ORDER BY rowid LIMIT 2").fetchall()
-        conn.execute("UPDATE articles_fts_map SET article_id = 'tmp' WHERE rowid = ?", a)
-        conn.execute("UPDATE articles_fts_map SET article_id = (SELECT id FROM articles WHERE rowid = ?) WHERE rowid = ?", [a[0], b[0]])
-        conn.execute("UPDATE articles_fts_map SET article_id = (SELECT id FROM articles WHERE rowid = ?) WHERE rowid = ?", [b[0], a[0]])
-        # An article revived without being re-indexed.
-        conn.execute("DELETE FROM articles_fts WHERE rowid = (SELECT rowid FROM articles WHERE id = ?)", ["5b8031ea0c4fc83ace4417cd8a4729e0"])
-        conn.execute("DELETE FROM articles_fts_map WHERE article_id = ?", ["5b8031ea0c4fc83ace4417cd8a4729e0"])
-        conn.commit()
-        assert search.search(archive.db, "堃") == []
-        search.ensure_schema(archive.db)
-        assert ids(search.search(archive.db, "堃")) == ["5b8031ea0c4fc83ace4417cd8a4729e0"]
-        mismatched = conn.execute(
+    build_fixture_archive(path).close()
+    with Archive(path) as archive:
+        clean = index_dump(archive.conn)
+        with archive.write() as conn:
+            # Rowids renumbered under the index (as VACUUM may do): two map rows swap articles.
+            a, b = conn.execute("SELECT rowid, article_id FROM articles_fts_map ORDER BY rowid LIMIT 2").fetchall()
+            conn.execute("UPDATE articles_fts_map SET article_id = 'tmp' WHERE rowid = ?", [a[0]])
+            conn.execute("UPDATE articles_fts_map SET article_id = ? WHERE rowid = ?", [a[1], b[0]])
+            conn.execute("UPDATE articles_fts_map SET article_id = ? WHERE rowid = ?", [b[1], a[0]])
+            search.ensure_schema(conn)
+        mismatched = archive.conn.execute(
             "SELECT count(*) FROM articles_fts_map m JOIN articles a ON a.rowid = m.rowid WHERE a.id != m.article_id"
         ).fetchone()[0]
         assert mismatched == 0
-        # A new segmenter version (code or dictionary changed) re-indexes every article.
+        assert index_dump(archive.conn) == clean
+        # A row edited with plain SQL: barwatch's next update of it cannot tell the index
+        # what it held, so it marks the index for a rebuild rather than corrupting it.
+        with archive.write() as conn:
+            conn.execute("UPDATE articles SET body = '外部改写的正文' WHERE id = ?", [GUIDE])
+        run = archive.start_run("incremental")
+        assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
+        assert archive.conn.execute("SELECT value FROM meta WHERE key = 'search_dirty'").fetchone() == (
+            f"article {GUIDE} was changed outside barwatch",
+        )
+        archive.finish_run(run, requests=1)
+    with Archive(path) as archive:  # the next crawl's open rebuilds
+        assert archive.conn.execute("SELECT value FROM meta WHERE key = 'search_dirty'").fetchone() is None
+        assert search.search(archive.db, "外部改写") == []
+        assert ids(search.search(archive.db, "或者购房人书面通知解除合同之日")) == [GUIDE]
+        rebuilt = index_dump(archive.conn)
+        # A new folding version rebuilds too.
         monkeypatch.setattr(search, "_CODE_VERSION", "test-bump")
-        search.ensure_schema(archive.db)
-        versions = {r[0] for r in conn.execute("SELECT DISTINCT segmenter FROM articles_fts_map")}
-        assert versions == {search.segmenter_version()}
-        assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 25
+        with archive.write() as conn:
+            conn.execute("INSERT INTO articles_fts_map(rowid, article_id, checksum) VALUES (99999, 'stale', 0)")
+            search.ensure_schema(conn)
+        assert archive.conn.execute("SELECT value FROM meta WHERE key = 'search_segmenter'").fetchone() == (
+            search.segmenter_version(),
+        )
+        assert archive.conn.execute("SELECT count(*) FROM articles_fts_map WHERE article_id = 'stale'").fetchone()[0] == 0
+        assert index_dump(archive.conn) == rebuilt
+
+
+def test_opening_an_archive_to_read_never_touches_the_index(tmp_path):
+    path = tmp_path / "a.db"
+    build_fixture_archive(path).close()
+    with Archive(path) as archive, archive.write() as conn:
+        conn.execute("DELETE FROM articles_fts_map")  # drift that a crawl's open would repair
+    with Archive(path, mode="ro") as archive:
+        statements = []
+        archive.conn.set_trace_callback(statements.append)
+        search.search(archive.db, "律师")
+        assert archive.conn.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
+    assert not any("articles_fts_map" in s for s in statements[:-1])
 
 
 def test_search_arguments_are_checked(fixture_archive):
@@ -215,24 +285,20 @@ def test_search_arguments_are_checked(fixture_archive):
 
 # ---------------------------------------------------------------------------- fts_query (pure)
 FTS_QUERY_TABLE = [
-    (
-        "律",
-        '({title_chars body_chars}: "律" AND ({title_chars body_chars}: "律" OR {title_words body_words}: ("律")))',
-    ),
-    (
-        "ICP",
-        '({title_chars body_chars}: "icp" AND ({title_chars body_chars}: "icp" OR {title_words body_words}: ("icp")))',
-    ),
-    (
-        "律师 疫情",
-        '({title_chars body_chars}: "律 师" AND ({title_chars body_chars}: "律 师" OR {title_words body_words}: ("律师")))'
-        ' AND ({title_chars body_chars}: "疫 情" AND ({title_chars body_chars}: "疫 情" OR {title_words body_words}: ("疫情")))',
-    ),
-    (
-        "宝山区 -ESG",
-        '(({title_chars body_chars}: "宝 山 区" AND ({title_chars body_chars}: "宝 山 区" OR '
-        '{title_words body_words}: ("宝山区" OR "宝山" OR "山区")))) NOT ({title_chars body_chars}: "esg")',
-    ),
+    ("律", '"律"'),
+    ("ICP", '"icp"'),
+    ("律师 疫情", '"律 师" AND "疫 情"'),
+    ("宝山区 -ESG", '("宝 山 区") NOT ("esg")'),
+    ("调解 OR 仲裁 律师", '("调 解" OR "仲 裁") AND "律 师"'),
+    ("寶山區", '"宝 山 区"'),
+    ('"律师 协会"', '"律 师 协 会"'),
+    ("“律师进校园”", '"律 师 进 校 园"'),
+    ("COVID-19 疫情", '"covid 19" AND "疫 情"'),
+    ("ＰＤＦ", '"pdf"'),
+    ("沪ICP备", '"沪 icp 备"'),
+    ("数据，出境", '"数 据" AND "出 境"'),
+    ("律师　协会", '"律 师" AND "协 会"'),
+    ('律师 -"c d" -e', '("律 师") NOT ("c d" OR "e")'),
 ]
 
 
@@ -241,32 +307,12 @@ def test_fts_query_table(query, expected):
     assert search.fts_query(query) == expected
 
 
-FTS_PHRASE_TABLE = [
-    # query -> the substring phrase each term becomes (the part that decides matching)
-    ("寶山區", ['"宝 山 区"']),
-    ('"律师 协会"', ['"律 师 协 会"']),
-    ("“律师进校园”", ['"律 师 进 校 园"']),
-    ("COVID-19 疫情", ['"covid 19"', '"疫 情"']),
-    ("ＰＤＦ", ['"pdf"']),
-    ("沪ICP备", ['"沪 icp 备"']),
-    ("数据，出境", ['"数 据"', '"出 境"']),
-    ("律师　协会", ['"律 师"', '"协 会"']),
-]
-
-
-@pytest.mark.parametrize("query,phrases", FTS_PHRASE_TABLE, ids=[q for q, _ in FTS_PHRASE_TABLE])
-def test_fts_query_phrases(query, phrases):
-    expr = search.fts_query(query)
-    found = [p for p in phrases if f"{{title_chars body_chars}}: {p}" in expr]
-    assert found == phrases
-    # Each term's phrase appears twice (match, and the ranked alternative), no other phrase.
-    assert expr.count('{title_chars body_chars}: "') == 2 * len(phrases)
-
-
-def test_fts_query_or_and_title_only():
-    assert search.fts_query("调解 OR 仲裁").startswith('(({title_chars body_chars}: "调 解"')
-    assert " OR ({title_chars body_chars}: \"仲 裁\"" in search.fts_query("调解 OR 仲裁")
-    assert search.fts_query("律", columns="title") == '({title_chars}: "律" AND ({title_chars}: "律" OR {title_words}: ("律")))'
+def test_fts_query_parts():
+    assert search.fts_query("宝山区 -ESG -疫情", "wanted") == '"宝 山 区"'
+    assert search.fts_query("宝山区 -ESG -疫情", "excluded") == '"esg" OR "疫 情"'
+    assert search.fts_query("宝山区", "excluded") is None
+    with pytest.raises(ValueError, match="part must be"):
+        search.fts_query("宝山区", "title")
 
 
 @pytest.mark.parametrize(
@@ -332,8 +378,8 @@ def test_format_results():
     assert search.format_results([]) == "no matching articles"
 
 
-# ---------------------------------------------------------------------------- quiet and lazy jieba
-def test_jieba_is_silent_and_loaded_only_when_needed(tmp_path):
+# ---------------------------------------------------------------------------- a light query path
+def test_storing_and_searching_load_no_segmenter_nor_crawler(tmp_path):
     path = tmp_path / "a.db"
     script = f"""
 import sys
@@ -343,16 +389,67 @@ with Archive({str(path)!r}) as a:
     run = a.start_run("full")
     a.record_article(run, {{"id": "a" * 32, "url": "https://www.lawyers.org.cn/info/" + "a" * 32,
                            "title": "宝山区律工委", "body": "律师"}})
+with Archive({str(path)!r}, mode="ro") as a:
     print(len(search.search(a.db, "律工委")))
-print("jieba" in sys.modules)
+print(sorted(m for m in ("jieba", "scrapy", "trafilatura", "pydantic", "datasette") if m in sys.modules))
 """
-    first = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.split() == ["1", "True"]
-    assert first.stderr == ""  # no "Building prefix dict ..." noise
-    # Opening an archive whose index is current does not load jieba at all.
-    reopen = f"import sys\nfrom storage.archive import Archive\nArchive({str(path)!r}).close()\nprint('jieba' in sys.modules)"
-    second = subprocess.run([sys.executable, "-c", reopen], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.split() == ["False"]
-    assert second.stderr == ""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["1", "[]"]
+    assert done.stderr == ""
+
+
+# ---------------------------------------------------------------------------- reindex and the schema 2 upgrade
+def test_reindex_indexes_rows_inserted_with_plain_sql(tmp_path, capsys):
+    import sqlite3
+
+    from scheduler.cli import main
+
+    path = tmp_path / "a.db"
+    build_fixture_archive(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO articles (id, url, title, body, status, version) VALUES (?, ?, ?, ?, ?, 1)",
+            [("x1", "u1", "外部写入", "别的工具写的正文", "live"), ("x2", "u2", "已删", "别的工具写的旧文", "removed")],
+        )
+        conn.execute("UPDATE articles SET title = '改过的标题' WHERE id = ?", [MIRROR])  # behind barwatch's back
+    conn.close()
+    assert main(["reindex", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: search index rebuilt from 26 articles in ") and out.endswith(" s\n")
+    with Archive(path, mode="ro") as archive:
+        assert ids(search.search(archive.db, "工具写的")) == ["x1"]
+        assert ids(search.search(archive.db, "改过的标题")) == [MIRROR]
+    assert main(["reindex", "--db", str(tmp_path / "missing.db")]) == 2
+
+
+def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
+    path = tmp_path / "a.db"
+    with build_fixture_archive(path) as archive:
+        run = archive.start_run("incremental")
+        assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
+        archive.finish_run(run, requests=1)
+        versions_before = {v["version"]: v["body"] for v in archive.versions(GUIDE)}
+        assert versions_before == {1: fixture_record(GUIDE)["body"], 2: fixture_record(GUIDE, "edited")["body"]}
+        with archive.write() as conn:
+            # What schema 2 looked like: every version's body stored, a four-column index
+            # with jieba word columns and a map with a segmenter column.
+            conn.execute("UPDATE versions SET body = (SELECT body FROM articles a WHERE a.id = versions.article_id) "
+                         "WHERE body IS NULL")
+            for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE, search.MAP_TABLE):
+                conn.execute(f"DROP TABLE {table}")
+            conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)")
+            conn.execute("CREATE TABLE articles_fts_map (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
+                         "segmenter TEXT NOT NULL)")
+            conn.execute("DELETE FROM meta WHERE key LIKE 'search_%'")
+            conn.execute("PRAGMA user_version = 2")
+        assert archive.conn.execute("SELECT count(*) FROM versions WHERE body IS NULL").fetchone()[0] == 0
+    with Archive(path) as archive:
+        assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        # One body per article is no longer in versions: the current version's.
+        assert archive.conn.execute("SELECT count(*) FROM versions WHERE body IS NULL").fetchone()[0] == 25
+        assert {v["version"]: v["body"] for v in archive.versions(GUIDE)} == versions_before
+        assert ids(search.search(archive.db, "或者购房人书面通知解除合同之日")) == [GUIDE]
+        columns = [r[1] for r in archive.conn.execute("PRAGMA table_info(articles_fts)")]
+        assert columns == ["title", "body"]
