@@ -31,18 +31,16 @@ from storage.textops import char_segments, clean_text, one_line
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
 
 
-def sql_fts_query(query, part="all"):
-    """barwatch_fts_query(:q [, 'wanted' | 'excluded']) for canned queries: never raises.
+def sql_fts_query(query):
+    """barwatch_fts_query(:q) for canned queries: never raises.
 
     An empty or punctuation-only query (a canned query's form before anything is typed)
-    gives an expression that matches nothing rather than an error page; 'excluded' is
-    NULL when nothing is excluded.
+    gives an expression that matches nothing rather than an error page.
     """
-    part = str(part or "all")
     try:
-        return search.fts_query(str(query or ""), part=part)
+        return search.fts_query(str(query or ""))
     except ValueError:
-        return None if part == "excluded" else _NO_MATCH
+        return _NO_MATCH
 
 
 def sql_snippet(text, query, width=80):
@@ -73,12 +71,11 @@ def _is_archive(conn: sqlite3.Connection) -> bool:
 def prepare_connection(conn, database, datasette):
     # Functions are registered on every connection so ad-hoc SQL can use them too.
     conn.create_function("barwatch_fts_query", 1, sql_fts_query)
-    conn.create_function("barwatch_fts_query", 2, sql_fts_query)
     conn.create_function("barwatch_snippet", 2, sql_snippet)
     conn.create_function("barwatch_snippet", 3, sql_snippet)
-    # Sections of mirror copies are traditional with pinyin (律協(xié)動態): the chart and
-    # the per-month query count them with their simplified channel.
-    conn.create_function("barwatch_fold", 1, search.fold_text, deterministic=True)
+    # barwatch_fold: sections of mirror copies are traditional with pinyin (律協(xié)動態):
+    # the chart and the per-month query count them with their simplified channel.
+    search.register_functions(conn)
     # Control characters out of stored text (rows of older barwatch versions too): the
     # Atom feed's XML cannot carry them, and a terminal or reader must not act on them.
     conn.create_function("barwatch_clean", 1, sql_clean, deterministic=True)

@@ -14,15 +14,13 @@ Both the index and every query go through the same :func:`fold_text` (NFKC, lowe
 small traditional-to-simplified table, pinyin annotations of mirror copies dropped), so a
 simplified query finds the traditional mirror copy of an article, and ＩＣＰ finds ICP.
 
-Two index tables, both contentless (the text lives once, in ``articles``):
-``articles_fts(title, body)`` for matching and bm25, and ``articles_title_fts(title)``,
-small, for the "every term in the title" tier that ranks first. Their rowid is
-``articles.rowid``, so Datasette's ``fts_table`` search box works. A contentless table
-forgets a row only when given exactly the text it indexed; ``articles_fts_map`` records
-which article each index row holds and a checksum of that text, and every update
-recomputes the old text from the old row in the same transaction. Opening an archive
-never scans the index; a crawl's open checks it in SQL and rebuilds it when it cannot be
-kept up row by row (``barwatch reindex`` does the same on demand).
+One index table, contentless (the text lives once, in ``articles``):
+``articles_fts(body, title)``, whose rowid is ``articles.rowid``, so Datasette's
+``fts_table`` search box works. A contentless table forgets a row only when given exactly
+the text it indexed; ``articles_fts_map`` records which article each index row holds and a
+checksum of that text, and every update recomputes the old text from the old row in the
+same transaction. Opening an archive never scans the index; a crawl's open checks it in
+SQL and rebuilds it when it cannot be kept up row by row (``barwatch reindex`` does the same on demand).
 """
 from __future__ import annotations
 
@@ -36,10 +34,13 @@ from collections.abc import Callable, Iterable
 from storage.textops import clean_text, one_line
 
 FTS_TABLE = "articles_fts"
-TITLE_FTS_TABLE = "articles_title_fts"
 MAP_TABLE = "articles_fts_map"
-# bm25 weights in column order: a hit in the title counts ten times a hit in the body.
-BM25_WEIGHTS = (10.0, 1.0)
+# The index's columns with their bm25 weights. A term in the title weighs a thousand
+# hits in the body: bm25 saturates, so this puts every article with the term in its title
+# above every article with it only in the body, and more terms in the title above fewer.
+# Body first: FTS5 marks every position list outside column 0 with the column's number,
+# and bodies hold most of the tokens (a quarter of the index saved).
+INDEX_COLUMNS = (("body", 1.0), ("title", 1000.0))
 # Keys in the meta table: the folding the index was built with, and why it must be rebuilt.
 SEGMENTER_KEY = "search_segmenter"
 DIRTY_KEY = "search_dirty"
@@ -246,22 +247,23 @@ def _set_meta(conn: sqlite3.Connection, key: str, value: str | None) -> None:
 
 
 def _create(conn: sqlite3.Connection) -> None:
-    for table, columns, weights in ((FTS_TABLE, "title, body", BM25_WEIGHTS), (TITLE_FTS_TABLE, "title", (1.0,))):
-        # contentless: the text is in articles; the index keeps only tokens and positions.
-        conn.execute(
-            f"CREATE VIRTUAL TABLE [{table}] USING fts5({columns}, content = '', "
-            "tokenize = 'unicode61 remove_diacritics 2')"
-        )
-        # Default ranking for queries that say ORDER BY rank.
-        conn.execute(f"INSERT INTO [{table}]([{table}], rank) VALUES ('rank', 'bm25({', '.join(map(str, weights))})')")
+    # contentless: the text is in articles; the index keeps only tokens and positions.
     conn.execute(
-        f"CREATE TABLE [{MAP_TABLE}] (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, checksum INTEGER NOT NULL)"
+        f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING fts5({', '.join(c for c, _ in INDEX_COLUMNS)}, content = '', "
+        "tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    # The ranking of every query that says ORDER BY rank.
+    weights = ", ".join(str(w) for _, w in INDEX_COLUMNS)
+    conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('rank', 'bm25({weights})')")
+    conn.execute(
+        # article_id only tells renumbered rowids (VACUUM) apart; nothing looks it up.
+        f"CREATE TABLE [{MAP_TABLE}] (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL, checksum INTEGER NOT NULL)"
     )
 
 
 def _current_layout(conn: sqlite3.Connection) -> bool:
-    """Both index tables and the map exist, in this version's layout."""
-    if not (_exists(conn, FTS_TABLE) and _exists(conn, TITLE_FTS_TABLE) and _exists(conn, MAP_TABLE)):
+    """The index and the map exist, in this version's layout."""
+    if not (_exists(conn, FTS_TABLE) and _exists(conn, MAP_TABLE)):
         return False
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{MAP_TABLE}])")]
     return "checksum" in columns
@@ -280,7 +282,7 @@ def ensure_schema(db, progress: Progress | None = None) -> None:
     if not _exists(conn, "articles"):
         return
     if not _current_layout(conn):
-        for table in (FTS_TABLE, TITLE_FTS_TABLE, MAP_TABLE):
+        for table in (FTS_TABLE, MAP_TABLE):
             conn.execute(f"DROP TABLE IF EXISTS [{table}]")
         _create(conn)
         rebuild(conn, progress)
@@ -307,14 +309,12 @@ def rebuild(db, progress: Progress | None = None) -> int:
     Inside the caller's write transaction: a reader sees the old index until it commits.
     """
     conn = _conn(db)
-    for table in (FTS_TABLE, TITLE_FTS_TABLE):
-        conn.execute(f"INSERT INTO [{table}]([{table}]) VALUES ('delete-all')")
+    conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('delete-all')")
     conn.execute(f"DELETE FROM [{MAP_TABLE}]")
     rowids = [r for (r,) in conn.execute("SELECT rowid FROM articles WHERE status IS NOT 'removed' ORDER BY rowid")]
     _index_rowids(conn, rowids, progress)
-    for table in (FTS_TABLE, TITLE_FTS_TABLE):
-        # One b-tree per index instead of a pile of segments: smaller and faster to query.
-        conn.execute(f"INSERT INTO [{table}]([{table}]) VALUES ('optimize')")
+    # One b-tree instead of a pile of segments: smaller and faster to query.
+    conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('optimize')")
     _set_meta(conn, SEGMENTER_KEY, segmenter_version())
     _set_meta(conn, DIRTY_KEY, None)
     return len(rowids)
@@ -337,7 +337,6 @@ def _index_rowids(conn: sqlite3.Connection, rowids: list[int], progress: Progres
 
 def _insert(conn: sqlite3.Connection, rowid: int, article_id: str, columns: tuple[str, str]) -> None:
     conn.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", [rowid, *columns])
-    conn.execute(f"INSERT INTO [{TITLE_FTS_TABLE}](rowid, title) VALUES (?, ?)", [rowid, columns[0]])
     conn.execute(
         f"INSERT OR REPLACE INTO [{MAP_TABLE}](rowid, article_id, checksum) VALUES (?, ?, ?)",
         [rowid, article_id, _checksum(columns)],
@@ -357,9 +356,6 @@ def _delete(conn: sqlite3.Connection, rowid: int, old: dict) -> None:
         _set_meta(conn, DIRTY_KEY, f"article {old.get('id')} was changed outside barwatch")
         return
     conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [rowid, *columns])
-    conn.execute(
-        f"INSERT INTO [{TITLE_FTS_TABLE}]([{TITLE_FTS_TABLE}], rowid, title) VALUES ('delete', ?, ?)", [rowid, columns[0]]
-    )
     conn.execute(f"DELETE FROM [{MAP_TABLE}] WHERE rowid = ?", [rowid])
 
 
@@ -473,40 +469,43 @@ def _phrase(tokens: list[str]) -> str:
     return '"' + " ".join(tokens).replace('"', '""') + '"'
 
 
-def fts_query(query: str, part: str = "all") -> str | None:
-    """An FTS5 MATCH expression for a user's query, over either index table.
+def fts_query(query: str) -> str:
+    """The FTS5 MATCH expression for a user's query.
 
     Terms separated by spaces must all occur; ``"..."`` (or “...”, 「...」) is a phrase,
     ``-word`` excludes, ``OR`` between two terms accepts either. A Chinese term matches as
-    a substring of any length. ``part`` is ``all`` (the whole query), ``wanted`` (without
-    the exclusions) or ``excluded`` (the OR of the excluded terms; None if there are none).
-    Raises ValueError for an empty query or one of only punctuation.
+    a substring of any length. Raises ValueError for an empty query or one of only
+    punctuation.
     """
-    if part not in ("all", "wanted", "excluded"):
-        raise ValueError(f"part must be all, wanted or excluded, not {part!r}")
     groups, excluded = parse_query(query)
-    nots = " OR ".join(_phrase(t) for t in excluded) or None
-    if part == "excluded":
-        return nots
     wanted = " AND ".join(
         _phrase(g[0]) if len(g) == 1 else "(" + " OR ".join(_phrase(t) for t in g) + ")" for g in groups
     )
-    if part == "wanted" or nots is None:
+    if not excluded:
         return wanted
-    return f"({wanted}) NOT ({nots})"
+    return f"({wanted}) NOT ({' OR '.join(_phrase(t) for t in excluded)})"
 
 
-def ranked_hits_sql(*, all_expr: str, wanted: str, excluded: str, section: str, since: str, limit: str) -> str:
-    """A ``WITH`` clause defining ``hits(rowid, title_hit, rank)``: the best matches,
-    those with every term in the title first.
+def title_hit(title: str | None, subtitle: str | None, query: str) -> bool:
+    """Every term of the query is in the title (or subtitle): such articles are listed first."""
+    try:
+        groups, _ = parse_query(query)
+    except ValueError:
+        return False
+    folded = fold_text(indexed_title({"title": title, "subtitle": subtitle}))
+    return all(any(re.search(_term_pattern(tokens), folded) for tokens in group) for group in groups)
 
-    Each argument is an SQL expression (a parameter, or a call of barwatch's SQL
-    functions in Datasette), so the Python API and the Datasette query share this SQL.
-    Ranking: articles whose title (with subtitle) holds every term come first, ordered by
-    bm25 over titles; then the others by bm25 over title (weight 10) and body (weight 1);
-    the caller orders equal ranks newest first. Each tier is one FTS5 ``ORDER BY rank
-    LIMIT`` query, the first over the small titles-only index, so ranking costs about one
-    plain phrase query. ``section`` and ``since`` filter inside both (before the limit).
+
+def search_sql(columns: str, *, expr: str, query: str, section: str, since: str, limit: str) -> str:
+    """The ranked search, as one SELECT of ``columns`` (over ``articles a`` and the hit
+    ``h`` with its ``rank``) for the Python API and for Datasette's stored query.
+
+    Each keyword argument is an SQL expression (a parameter, or a call of barwatch's SQL
+    functions in Datasette). Ranking: bm25 over body and title (a title hit weighs a
+    thousand body hits, see ``INDEX_COLUMNS``), computed by FTS5 in one ``ORDER BY rank
+    LIMIT`` query, about the cost of a plain phrase query; the page it yields is then
+    ordered with the articles holding every term in their title first, and equal ranks
+    newest first. ``section`` and ``since`` filter inside the FTS5 query, before the limit.
     """
     filtered = (
         f"(({section}) IS NULL AND ({since}) IS NULL OR rowid IN ("
@@ -514,23 +513,21 @@ def ranked_hits_sql(*, all_expr: str, wanted: str, excluded: str, section: str, 
         f"AND (({since}) IS NULL OR published >= {since})))"
     )
     return f"""
-WITH title_hits AS MATERIALIZED (
-  SELECT rowid, rank FROM [{TITLE_FTS_TABLE}]
-  WHERE [{TITLE_FTS_TABLE}] MATCH {wanted}
-    AND (({excluded}) IS NULL OR rowid NOT IN (SELECT rowid FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH {excluded}))
-    AND {filtered}
+WITH hits AS MATERIALIZED (
+  SELECT rowid, rank FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH {expr} AND {filtered}
   ORDER BY rank LIMIT {limit}
-),
-body_hits AS MATERIALIZED (
-  SELECT rowid, rank FROM [{FTS_TABLE}]
-  WHERE [{FTS_TABLE}] MATCH {all_expr} AND {filtered}
-  ORDER BY rank LIMIT 2 * ({limit})
-),
-hits AS (
-  SELECT rowid, 1 AS title_hit, rank FROM title_hits
-  UNION ALL
-  SELECT rowid, 0, rank FROM body_hits WHERE rowid NOT IN (SELECT rowid FROM title_hits)
-)"""
+)
+SELECT {columns}
+FROM hits h JOIN articles a ON a.rowid = h.rowid
+ORDER BY barwatch_title_hit(a.title, a.subtitle, {query}) DESC, h.rank, a.published DESC, a.id
+"""
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions search_sql uses."""
+    # Sections of mirror copies are in traditional characters: compare folded forms.
+    conn.create_function("barwatch_fold", 1, fold_text, deterministic=True)
+    conn.create_function("barwatch_title_hit", 3, title_hit, deterministic=True)
 
 
 # ---------------------------------------------------------------------------- snippets
@@ -656,29 +653,16 @@ def search(
         raise ValueError(f"since must look like 2024, 2024-05 or 2024-05-31, not {since!r}")
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    expr = fts_query(query)
-    sql = ranked_hits_sql(
-        all_expr=":expr", wanted=":wanted", excluded=":excluded", section=":section", since=":since", limit=":limit"
-    ) + """
-        SELECT a.id, a.url, a.title, a.published, a.section, a.body, h.rank, h.title_hit
-        FROM hits h JOIN articles a ON a.rowid = h.rowid
-        ORDER BY h.title_hit DESC, h.rank, a.published DESC, a.id
-        LIMIT :limit
-    """
-    params = {
-        "expr": expr,
-        "wanted": fts_query(query, "wanted"),
-        "excluded": fts_query(query, "excluded"),
-        "section": section or None,
-        "since": since,
-        "limit": limit,
-    }
+    sql = search_sql(
+        "a.id, a.url, a.title, a.subtitle, a.published, a.section, a.body, h.rank",
+        expr=":expr", query=":query", section=":section", since=":since", limit=":limit",
+    )
+    params = {"expr": fts_query(query), "query": query, "section": section or None, "since": since, "limit": limit}
     conn = _conn(db)
-    # Sections of mirror copies are in traditional characters: compare folded forms.
-    conn.create_function("barwatch_fold", 1, fold_text, deterministic=True)
+    register_functions(conn)
     results = []
     for row in conn.execute(sql, params).fetchall():
-        aid, url, title, published, sec, body, rank, title_hit = row
+        aid, url, title, subtitle, published, sec, body, rank = row
         results.append(
             {
                 "id": aid,
@@ -688,7 +672,7 @@ def search(
                 "section": sec,
                 "snippet": highlight(body, query, markers),
                 "score": round(-rank, 4),
-                "title_hit": bool(title_hit),
+                "title_hit": title_hit(title, subtitle, query),
             }
         )
     return results

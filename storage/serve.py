@@ -18,21 +18,12 @@ from storage import search
 from storage.schema import version_body_sql
 
 # Canned queries. Why each one exists is in its description (shown on its page).
-# The same ranking as `barwatch search` (search.ranked_hits_sql); section and since are
+# The same ranking as `barwatch search` (search.search_sql); section and since are
 # optional filters (an empty form field is no filter).
-SEARCH_SQL = search.ranked_hits_sql(
-    all_expr="barwatch_fts_query(:q)",
-    wanted="barwatch_fts_query(:q, 'wanted')",
-    excluded="barwatch_fts_query(:q, 'excluded')",
-    section="nullif(:section, '')",
-    since="nullif(:since, '')",
-    limit="50",
-) + """
-select a.id, a.title, a.published, a.section, barwatch_snippet(a.body, :q) as snippet, a.url
-from hits h join articles a on a.rowid = h.rowid
-order by h.title_hit desc, h.rank, a.published desc, a.id
-limit 50
-"""
+SEARCH_SQL = search.search_sql(
+    "a.id, a.title, a.published, a.section, barwatch_snippet(a.body, :q) as snippet, a.url",
+    expr="barwatch_fts_query(:q)", query=":q", section="nullif(:section, '')", since="nullif(:since, '')", limit="50",
+)
 
 NEW_ARTICLES_SQL = """
 select a.first_seen, a.published, a.title, a.section, a.author, a.id, a.url

@@ -41,7 +41,7 @@ def test_every_command_has_help_with_an_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert sorted(commands) == sorted(
-        ["crawl", "migrate", "inspect", "runs", "channels", "release", "history", "diff", "notify", "search", "serve",
+        ["crawl", "migrate", "reindex", "inspect", "runs", "channels", "release", "history", "diff", "notify", "search", "serve",
          "daemon", "demo"]
     )
     for name, sub in commands.items():

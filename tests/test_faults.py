@@ -392,6 +392,10 @@ def test_disk_full_fails_the_run_and_keeps_the_archive(archive, baseline, site):
     pages = rows(archive, "PRAGMA page_count")[0]["page_count"]
     before = {(r["article_id"], r["version"], r["content_hash"]) for r in rows(archive, "SELECT * FROM versions")}
     site.set_state("added")
+    # A long title, so that the new article cannot fit into the free space of the pages
+    # the archive already has.
+    [added] = sorted(set(spec.served_ids("added")) - set(spec.served_ids("base")))
+    site.inject_title(added, "附件" * 6000)
     proc = crawl(archive, site, "--full", "--max-db-pages", str(pages), check=False)
     assert proc.returncode == 1, output(proc)
     assert "database or disk is full" in proc.stdout + proc.stderr, output(proc)

@@ -138,9 +138,9 @@ def test_removed_articles_are_not_searchable(tmp_path):
 
 
 def index_dump(conn) -> dict[str, list[tuple]]:
-    """Every token instance both index tables hold, as (term, rowid, column, offset)."""
+    """Every token instance the index holds, as (term, rowid, column, offset)."""
     dump = {}
-    for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE):
+    for table in (search.FTS_TABLE,):
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{table} USING fts5vocab(main, {table}, 'instance')")
         dump[table] = conn.execute(f"SELECT term, doc, col, offset FROM temp.vocab_{table} ORDER BY 1, 2, 3, 4").fetchall()
     return dump
@@ -173,7 +173,7 @@ def test_the_index_after_edits_removals_and_returns_is_the_index_rebuilt_from_sc
         assert archive.record_article(run, fixture_record(removed)) == "unchanged"  # back from removal
         archive.finish_run(run, requests=5)
         live = index_dump(archive.conn)
-        assert len(live[search.FTS_TABLE]) > 5_000 and len(live[search.TITLE_FTS_TABLE]) > 400
+        assert len(live[search.FTS_TABLE]) > 7_000
         with archive.write() as conn:
             assert search.rebuild(conn) == len(fixture_records())
         assert index_dump(archive.conn) == live
@@ -188,7 +188,7 @@ def test_index_article_runs_inside_the_callers_transaction(tmp_path):
         assert ids(search.search(archive.db, "临时")) == ["x1"]
         conn.rollback()
         # Had index_article committed, the rollback would leave a row behind.
-        assert index_dump(conn) == {search.FTS_TABLE: [], search.TITLE_FTS_TABLE: []}
+        assert index_dump(conn) == {search.FTS_TABLE: []}
         assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
 
 
@@ -198,7 +198,7 @@ def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain
     with Archive(path) as archive:
         with archive.write() as conn:
             # An archive from before this index layout: no FTS tables, no map.
-            for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE, search.MAP_TABLE):
+            for table in (search.FTS_TABLE, search.MAP_TABLE):
                 conn.execute(f"DROP TABLE {table}")
             # A row written by another tool.
             conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
@@ -305,14 +305,6 @@ FTS_QUERY_TABLE = [
 @pytest.mark.parametrize("query,expected", FTS_QUERY_TABLE, ids=[q for q, _ in FTS_QUERY_TABLE])
 def test_fts_query_table(query, expected):
     assert search.fts_query(query) == expected
-
-
-def test_fts_query_parts():
-    assert search.fts_query("宝山区 -ESG -疫情", "wanted") == '"宝 山 区"'
-    assert search.fts_query("宝山区 -ESG -疫情", "excluded") == '"esg" OR "疫 情"'
-    assert search.fts_query("宝山区", "excluded") is None
-    with pytest.raises(ValueError, match="part must be"):
-        search.fts_query("宝山区", "title")
 
 
 @pytest.mark.parametrize(
@@ -437,7 +429,7 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
             # with jieba word columns and a map with a segmenter column.
             conn.execute("UPDATE versions SET body = (SELECT body FROM articles a WHERE a.id = versions.article_id) "
                          "WHERE body IS NULL")
-            for table in (search.FTS_TABLE, search.TITLE_FTS_TABLE, search.MAP_TABLE):
+            for table in (search.FTS_TABLE, search.MAP_TABLE):
                 conn.execute(f"DROP TABLE {table}")
             conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)")
             conn.execute("CREATE TABLE articles_fts_map (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
@@ -452,4 +444,4 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
         assert {v["version"]: v["body"] for v in archive.versions(GUIDE)} == versions_before
         assert ids(search.search(archive.db, "或者购房人书面通知解除合同之日")) == [GUIDE]
         columns = [r[1] for r in archive.conn.execute("PRAGMA table_info(articles_fts)")]
-        assert columns == ["title", "body"]
+        assert columns == ["body", "title"]
