@@ -55,6 +55,10 @@ class Keyed:
 
     def __init__(self, text: str):
         self.text = text
+        if "(" not in text:  # no pinyin note (nearly every line): key position i is text position i
+            self.key = text.translate(TRAD_TO_SIMP)
+            self._idx: range | list[int] = range(len(text) + 1)
+            return
         key_chars: list[str] = []
         idx: list[int] = []
         pos = 0

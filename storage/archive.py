@@ -43,7 +43,6 @@ from storage.textops import (
 )
 
 Clock = Callable[[], datetime]
-PAGE_SIZE = 8192
 
 NEW, CHANGED, UNCHANGED, FAILED, REMOVED = "new", "changed", "unchanged", "failed", "removed"
 OPERATIONS = "operations"  # the alert kind of an operations notice (a run failed, a run is held ...)
@@ -132,10 +131,6 @@ class Archive:
             raise ArchiveError(f"{self.path}: cannot open as a barwatch archive: {exc}") from exc
 
     def _create_or_migrate(self) -> None:
-        if self.conn.execute("PRAGMA page_count").fetchone()[0] == 0:
-            # A new file. Bodies are 1–10 KB: on 4 KiB pages a quarter of each leaf was
-            # left empty; 8 KiB pages pack them tighter (fixed at creation).
-            self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")  # persistent; outside any transaction
         with self.write():
