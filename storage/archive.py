@@ -594,16 +594,20 @@ class Archive:
             if old is None:
                 outcome, version = NEW, 1
                 row.update(id=aid, first_seen=now, last_changed=now, version=1, channel=channel)
+            elif old["content_hash"] != new_hash:
+                outcome, version = CHANGED, old["version"] + 1
+                diff = unified_diff(old, record, f"version {old['version']}", f"version {version}")
+                row.update(last_changed=now, version=version)
+            else:
+                # Section and url are not content: keep the newest reading without a version.
+                outcome, version = UNCHANGED, None
+            if version is not None or old["status"] == "removed":  # new text, or back from removal
+                entry = {**row, "id": aid, "first_seen": old["first_seen"] if old else now}
+                row["search_key"], row["search_checksum"] = search.index_entry(conn, old, entry)
+            if old is None:
                 cols = ", ".join(row)
                 conn.execute(f"INSERT INTO articles({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
             else:
-                if old["content_hash"] != new_hash:
-                    outcome, version = CHANGED, old["version"] + 1
-                    diff = unified_diff(old, record, f"version {old['version']}", f"version {version}")
-                    row.update(last_changed=now, version=version)
-                else:
-                    # Section and url are not content: keep the newest reading without a version.
-                    outcome, version = UNCHANGED, None
                 sets = ", ".join(f"{c} = ?" for c in row)
                 conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
             if version is not None:
@@ -620,9 +624,6 @@ class Archive:
                     f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [aid, version, now, *content, new_hash, diff, run_id, note],
                 )
-            if version is not None or old["status"] == "removed":  # new text, or back from removal
-                indexed = None if old is None or old["status"] == "removed" else old
-                search.index_article(conn, indexed, {**row, "id": aid})
             if record.get("views") is not None:
                 conn.execute("INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]])
             if outcome == NEW:
@@ -676,12 +677,14 @@ class Archive:
                 self._failure(conn, run_id, None, article_id, "http", "HTTP 304 for an article never archived", now)
                 self._bump(conn, run_id, FAILED)
                 return FAILED
-            conn.execute(
-                "UPDATE articles SET last_seen = ?, last_checked = ?, status = 'live', removed_at = NULL WHERE id = ?",
-                [now, now, article_id],
-            )
+            key, checksum = old["search_key"], old["search_checksum"]
             if old["status"] == "removed":
-                search.index_article(conn, None, {**old, "status": "live"})
+                key, checksum = search.index_entry(conn, old, {**old, "status": "live"})
+            conn.execute(
+                "UPDATE articles SET last_seen = ?, last_checked = ?, status = 'live', removed_at = NULL, "
+                "search_key = ?, search_checksum = ? WHERE id = ?",
+                [now, now, key, checksum, article_id],
+            )
             self._bump(conn, run_id, UNCHANGED)
         return UNCHANGED
 
@@ -698,11 +701,12 @@ class Archive:
                 conn.execute("UPDATE articles SET last_checked = ? WHERE id = ?", [now, article_id])
                 self._bump(conn, run_id, UNCHANGED)
                 return UNCHANGED
+            search.forget(conn, old)
             conn.execute(
-                "UPDATE articles SET status = 'removed', removed_at = ?, last_checked = ? WHERE id = ?",
+                "UPDATE articles SET status = 'removed', removed_at = ?, last_checked = ?, "
+                "search_key = NULL, search_checksum = NULL WHERE id = ?",
                 [now, now, article_id],
             )
-            search.unindex_article(conn, old)
             self._queue(conn, run_id, article_id, REMOVED, old["version"], now)
             self._bump(conn, run_id, REMOVED)
         return REMOVED

@@ -57,6 +57,11 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "published_from": str,
             # The channel (channels.url_template) whose list first showed the article.
             "channel": str,
+            # The article's rowid in the search index (its date in the high bits, so
+            # that index order is date order; NULL: not indexed) and a checksum of the
+            # text indexed, which a contentless index needs to forget it (storage.search).
+            "search_key": int,
+            "search_checksum": int,
         },
         "id",
     ),
@@ -193,6 +198,7 @@ INDEXES = [
     ("failures", ["run_id"]),
     ("articles", ["last_checked"]),
     ("articles", ["channel"]),
+    ("articles", ["search_key"]),
     ("versions", ["run_id"]),
 ]
 

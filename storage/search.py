@@ -30,11 +30,18 @@ import sqlite3
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
+from datetime import date
 
 from storage.textops import clean_text, one_line
 
 FTS_TABLE = "articles_fts"
-MAP_TABLE = "articles_fts_map"
+_OLD_MAP_TABLE = "articles_fts_map"  # schema 2 kept index bookkeeping here; now in articles
+_LOW_BITS = (1 << 32) - 1
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# A query matching more articles than this is ranked among its newest this many matches:
+# bm25 over every match of 律师 (all 100,000 articles) takes a quarter of a second, over
+# the newest 10,000 a fortieth (scripts/benchmark.py).
+RANK_WINDOW = 10_000
 # The index's columns with their bm25 weights. A term in the title weighs a thousand
 # hits in the body: bm25 saturates, so this puts every article with the term in its title
 # above every article with it only in the body, and more terms in the title above fewer.
@@ -269,50 +276,38 @@ def _create(conn: sqlite3.Connection) -> None:
     # The ranking of every query that says ORDER BY rank.
     weights = ", ".join(str(w) for _, w in INDEX_COLUMNS)
     conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('rank', 'bm25({weights})')")
-    conn.execute(
-        # article_id only tells renumbered rowids (VACUUM) apart; nothing looks it up.
-        f"CREATE TABLE [{MAP_TABLE}] (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL, checksum INTEGER NOT NULL)"
-    )
 
 
 def _current_layout(conn: sqlite3.Connection) -> bool:
-    """The index and the map exist, in this version's layout."""
-    if not (_exists(conn, FTS_TABLE) and _exists(conn, MAP_TABLE)):
+    if not _exists(conn, FTS_TABLE):
         return False
-    columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{MAP_TABLE}])")]
-    return "checksum" in columns
+    return [r[1] for r in conn.execute(f"PRAGMA table_info([{FTS_TABLE}])")] == [c for c, _ in INDEX_COLUMNS]
 
 
 def ensure_schema(db, progress: Progress | None = None) -> None:
     """Create the search index, or rebuild it when it cannot be kept up by row updates.
 
     Runs inside the caller's write transaction (schema creation and migration), under the
-    crawl lock. Rebuilt: an index of an older layout (the jieba word columns of schema
-    2), a changed folding (``segmenter_version``), rowids renumbered by VACUUM, or a row
-    whose indexed text was changed behind barwatch's back. Articles that are merely missing
+    crawl lock, after ``articles`` has its ``search_key`` and ``search_checksum``
+    columns. Rebuilt: an index of an older layout (schema 2's jieba word columns), a
+    changed folding (``segmenter_version``), or a row whose indexed text was changed
+    behind barwatch's back. Articles that are merely missing
     (rows inserted with plain SQL) are added. Reads never come here.
     """
     conn = _conn(db)
     if not _exists(conn, "articles"):
         return
+    conn.execute(f"DROP TABLE IF EXISTS [{_OLD_MAP_TABLE}]")
     if not _current_layout(conn):
-        for table in (FTS_TABLE, MAP_TABLE):
-            conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+        conn.execute(f"DROP TABLE IF EXISTS [{FTS_TABLE}]")
         _create(conn)
         rebuild(conn, progress)
         return
-    renumbered = conn.execute(
-        f"SELECT 1 FROM [{MAP_TABLE}] m LEFT JOIN articles a ON a.rowid = m.rowid "
-        "WHERE a.id IS NOT m.article_id LIMIT 1"
-    ).fetchone()
-    if renumbered or _meta(conn, SEGMENTER_KEY) != segmenter_version() or _meta(conn, DIRTY_KEY):
+    if _meta(conn, SEGMENTER_KEY) != segmenter_version() or _meta(conn, DIRTY_KEY):
         rebuild(conn, progress)
         return
     missing = [
-        r for (r,) in conn.execute(
-            f"SELECT a.rowid FROM articles a LEFT JOIN [{MAP_TABLE}] m ON m.rowid = a.rowid "
-            "WHERE m.rowid IS NULL AND a.status IS NOT 'removed'"
-        )
+        r for (r,) in conn.execute("SELECT rowid FROM articles WHERE search_key IS NULL AND status IS NOT 'removed'")
     ]
     _index_rowids(conn, missing, progress)
 
@@ -324,7 +319,7 @@ def rebuild(db, progress: Progress | None = None) -> int:
     """
     conn = _conn(db)
     conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('delete-all')")
-    conn.execute(f"DELETE FROM [{MAP_TABLE}]")
+    conn.execute("UPDATE articles SET search_key = NULL, search_checksum = NULL WHERE search_key IS NOT NULL")
     rowids = [r for (r,) in conn.execute("SELECT rowid FROM articles WHERE status IS NOT 'removed' ORDER BY rowid")]
     _index_rowids(conn, rowids, progress)
     # One b-tree instead of a pile of segments: smaller and faster to query.
@@ -334,69 +329,86 @@ def rebuild(db, progress: Progress | None = None) -> int:
     return len(rowids)
 
 
+_INDEXED_FIELDS = ("title", "subtitle", "body", "author", "source", "published", "first_seen")
+
+
 def _index_rowids(conn: sqlite3.Connection, rowids: list[int], progress: Progress | None) -> None:
     total = len(rowids)
     for start in range(0, total, 500):
         chunk = rowids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT rowid, id, title, subtitle, body, author, source FROM articles WHERE rowid IN ({marks})", chunk
+            f"SELECT rowid, id, {', '.join(_INDEXED_FIELDS)} FROM articles WHERE rowid IN ({marks})", chunk
         ).fetchall()
-        for rowid, aid, title, subtitle, body, author, source in rows:
-            article = {"title": title, "subtitle": subtitle, "body": body, "author": author, "source": source}
-            _insert(conn, rowid, aid, index_columns(article))
+        for rowid, aid, *values in rows:
+            key, checksum = index_entry(conn, None, {"id": aid, **dict(zip(_INDEXED_FIELDS, values))})
+            conn.execute("UPDATE articles SET search_key = ?, search_checksum = ? WHERE rowid = ?", [key, checksum, rowid])
         if progress is not None:
             progress(min(start + len(chunk), total), total)
 
 
-def _insert(conn: sqlite3.Connection, rowid: int, article_id: str, columns: tuple[str, str]) -> None:
-    conn.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", [rowid, *columns])
-    conn.execute(
-        f"INSERT OR REPLACE INTO [{MAP_TABLE}](rowid, article_id, checksum) VALUES (?, ?, ?)",
-        [rowid, article_id, _checksum(columns)],
-    )
+def _day(value: str | None) -> int | None:
+    m = _DATE_RE.match(value or "")
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+    try:
+        return date(year, month, day).toordinal()
+    except ValueError:  # 2024-02-30 and the like: the month will do
+        try:
+            return date(year, month, 1).toordinal()
+        except ValueError:
+            return date(year, 1, 1).toordinal()
 
 
-def _delete(conn: sqlite3.Connection, rowid: int, old: dict) -> None:
-    """Take a row out of the index. A contentless FTS5 table forgets a row only when told
-    exactly the text it indexed, so that text is recomputed from the row as stored before
-    the update; the checksum proves it is the same. If it is not (the row was edited with
-    plain SQL), the index is marked for a rebuild at the next crawl instead of corrupted."""
-    found = conn.execute(f"SELECT checksum FROM [{MAP_TABLE}] WHERE rowid = ?", [rowid]).fetchone()
-    if found is None:
+def search_key(article: dict) -> int:
+    """Where the article goes in the index: its date (published, else first archived) in
+    the high bits, a hash of its id in the low 32. So the index's rowid order is date
+    order, and "the newest N matches" is a cheap rowid range for FTS5. Independent of
+    ``articles.rowid``, which VACUUM may renumber."""
+    day = _day(article.get("published")) or _day(article.get("first_seen")) or 0
+    return (day << 32) | (zlib.crc32(article["id"].encode()) & _LOW_BITS)
+
+
+def since_key(since: str | None) -> int:
+    """The smallest search key of an article published on or after ``since``."""
+    return (_day(since) or 0) << 32
+
+
+def index_entry(db, old: dict | None, new: dict) -> tuple[int | None, int | None]:
+    """Index ``new`` (an ``articles`` row about to be written, with its id) in place of
+    ``old`` (the row as stored, None if new); returns the ``(search_key,
+    search_checksum)`` the row must be written with. In the caller's transaction."""
+    conn = _conn(db)
+    if old is not None:
+        forget(conn, old)
+    if new.get("status") == "removed":
+        return None, None
+    columns = index_columns(new)
+    key = search_key(new)
+    # Another article's hash on the same day, or a row the index could not forget: next.
+    while conn.execute(f"SELECT 1 FROM [{FTS_TABLE}_docsize] WHERE id = ?", [key]).fetchone():
+        key += 1
+    conn.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", [key, *columns])
+    return key, _checksum(columns)
+
+
+def forget(db, old: dict) -> None:
+    """Take an article out of the index; ``old`` is its row as stored. The caller writes
+    the row with ``search_key`` NULL.
+
+    A contentless FTS5 table forgets a row only when told exactly the text it indexed, so
+    that text is recomputed from the stored row; the checksum proves it is the same. If it
+    is not (the row was edited with plain SQL), the entry stays and the index is marked
+    for a rebuild at the next crawl instead of being corrupted."""
+    key = old.get("search_key")
+    if key is None:
         return
     columns = index_columns(old)
-    if _checksum(columns) != found[0]:
-        _set_meta(conn, DIRTY_KEY, f"article {old.get('id')} was changed outside barwatch")
+    if _checksum(columns) != old.get("search_checksum"):
+        _set_meta(_conn(db), DIRTY_KEY, f"article {old.get('id')} was changed outside barwatch")
         return
-    conn.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [rowid, *columns])
-    conn.execute(f"DELETE FROM [{MAP_TABLE}] WHERE rowid = ?", [rowid])
-
-
-def _rowid(conn: sqlite3.Connection, article_id: str) -> int | None:
-    row = conn.execute("SELECT rowid FROM articles WHERE id = ?", [article_id]).fetchone()
-    return None if row is None else row[0]
-
-
-def index_article(db, old: dict | None, new: dict) -> None:
-    """Bring the index in step after an ``articles`` row changed from ``old`` (the row as
-    it was stored, None if new) to ``new``. In the caller's transaction; never commits."""
-    conn = _conn(db)
-    rowid = _rowid(conn, new["id"])
-    if rowid is None:
-        return
-    if old is not None:
-        _delete(conn, rowid, {**old, "id": new["id"]})
-    if new.get("status") != "removed":
-        _insert(conn, rowid, new["id"], index_columns(new))
-
-
-def unindex_article(db, old: dict) -> None:
-    """Take an article out of the index (it was removed); ``old`` is its stored row."""
-    conn = _conn(db)
-    rowid = _rowid(conn, old["id"])
-    if rowid is not None:
-        _delete(conn, rowid, old)
+    _conn(db).execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [key, *columns])
 
 
 # ---------------------------------------------------------------------------- queries
@@ -516,23 +528,33 @@ def search_sql(columns: str, *, expr: str, query: str, section: str, since: str,
 
     Each keyword argument is an SQL expression (a parameter, or a call of barwatch's SQL
     functions in Datasette). Ranking: bm25 over body and title (a title hit weighs a
-    thousand body hits, see ``INDEX_COLUMNS``), computed by FTS5 in one ``ORDER BY rank
-    LIMIT`` query, about the cost of a plain phrase query; the page it yields is then
-    ordered with the articles holding every term in their title first, and equal ranks
-    newest first. ``section`` and ``since`` filter inside the FTS5 query, before the limit.
+    thousand body hits, see ``INDEX_COLUMNS``) in one FTS5 ``ORDER BY rank LIMIT`` query;
+    the page it yields is ordered with the articles holding every term in their title
+    first, and equal ranks newest first. A query with more than ``RANK_WINDOW`` matches is
+    ranked among its newest ``RANK_WINDOW``: the index's rowids are in date order
+    (``search_key``), so finding where that window starts is a walk down the rowids that
+    computes no rank. ``since`` is a rowid range of the same kind; ``section`` filters
+    inside both FTS5 queries.
     """
-    filtered = (
-        f"(({section}) IS NULL AND ({since}) IS NULL OR rowid IN ("
-        f"SELECT rowid FROM articles WHERE (({section}) IS NULL OR instr(barwatch_fold(section), barwatch_fold({section})) > 0) "
-        f"AND (({since}) IS NULL OR published >= {since})))"
+    in_section = (
+        f"(({section}) IS NULL OR rowid IN (SELECT search_key FROM articles "
+        f"WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0))"
     )
     return f"""
-WITH hits AS MATERIALIZED (
-  SELECT rowid, rank FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH {expr} AND {filtered}
+WITH bound(lo) AS (
+  SELECT coalesce((
+    SELECT rowid FROM [{FTS_TABLE}]
+    WHERE [{FTS_TABLE}] MATCH {expr} AND rowid >= barwatch_since_key({since}) AND {in_section}
+    ORDER BY rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}
+  ), barwatch_since_key({since}))
+),
+hits AS MATERIALIZED (
+  SELECT rowid, rank FROM [{FTS_TABLE}]
+  WHERE [{FTS_TABLE}] MATCH {expr} AND rowid >= (SELECT lo FROM bound) AND {in_section}
   ORDER BY rank LIMIT {limit}
 )
 SELECT {columns}
-FROM hits h JOIN articles a ON a.rowid = h.rowid
+FROM hits h JOIN articles a ON a.search_key = h.rowid
 ORDER BY barwatch_title_hit(a.title, a.subtitle, {query}) DESC, h.rank, a.published DESC, a.id
 """
 
@@ -542,6 +564,7 @@ def register_functions(conn: sqlite3.Connection) -> None:
     # Sections of mirror copies are in traditional characters: compare folded forms.
     conn.create_function("barwatch_fold", 1, fold_text, deterministic=True)
     conn.create_function("barwatch_title_hit", 3, title_hit, deterministic=True)
+    conn.create_function("barwatch_since_key", 1, lambda since: since_key(since or None), deterministic=True)
 
 
 # ---------------------------------------------------------------------------- snippets

@@ -119,6 +119,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "published_from": "page (printed on it), list (the list row that linked to it) or issue (the magazine "
         "issue it names). Only a page date is content: the others never make a version.",
         "channel": "The channel (channels.url_template) whose list first showed the article.",
+        "search_key": "The article's row in the search index: its date in the high bits, articles.rowid in the low 32 "
+        "(so index order is date order); empty when not indexed (removed, or written by another tool "
+        "until barwatch reindex).",
+        "search_checksum": "CRC-32 of the text the search index holds for the article: a row changed outside "
+        "barwatch is detected and the index rebuilt.",
     },
     "versions": {
         "article_id": "The article (articles.id).",
@@ -238,7 +243,7 @@ TABLES: dict[str, dict] = {
         "The search box does Chinese full-text search (any 1+ characters, several words = all of them, "
         '"quoted phrase", -exclude, OR); the ranked version with snippets is the search query.',
         "fts_table": search.FTS_TABLE,
-        "fts_pk": "rowid",
+        "fts_pk": "search_key",
         "sort_desc": "published",
         "facets": ["section", {"month": "published"}, "status"],
         "label_column": "title",
@@ -290,16 +295,6 @@ TABLES: dict[str, dict] = {
         "sort_desc": "opened_at",
     },
     "meta": {"title": "Meta", "description": "barwatch's own bookkeeping.", "hidden": True},
-    search.MAP_TABLE: {
-        "title": "Search index map",
-        "description": "Which article each full-text index row holds, with a checksum of the indexed text; "
-        "kept by barwatch (barwatch reindex rebuilds it).",
-        "hidden": True,
-        "columns": {
-            "article_id": "The article (articles.id).",
-            "checksum": "CRC-32 of the text the index holds for it: a row changed outside barwatch is detected.",
-        },
-    },
 }
 
 SETTINGS = {

@@ -81,7 +81,6 @@ def test_metadata_is_served(ds):
 
 def test_search_index_plumbing_is_hidden(ds):
     tables = {t["name"]: t for t in get(ds, "/fixture.json").json()["tables"]}
-    assert tables["articles_fts_map"]["hidden"] is True
     assert tables["articles_fts"]["hidden"] is True
     assert tables["articles"]["hidden"] is False
 

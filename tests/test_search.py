@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 import subprocess
 import sys
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_removed_articles_are_not_searchable(tmp_path):
         run = archive.start_run("incremental")
         archive.record_gone(run, "6331c7bb2c8d5e80d451f82e2f88ce96", "https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96", 404)
         assert search.search(archive.db, "失权") == []
-        assert archive.db.execute("SELECT count(*) FROM articles_fts_map WHERE article_id LIKE '6331c7bb%'").fetchone()[0] == 0
+        assert archive.get_article("6331c7bb2c8d5e80d451f82e2f88ce96")["search_key"] is None
 
 
 def index_dump(conn) -> dict[str, list[tuple]]:
@@ -156,7 +157,7 @@ def test_an_edit_is_searchable_at_once_and_the_old_text_is_gone(tmp_path):
         assert archive.record_article(run, fixture_record(GUIDE, "edited")) == "changed"
         assert ids(search.search(archive.db, added)) == [GUIDE]
         assert search.search(archive.db, split) == []
-        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == len(fixture_records())
+        assert archive.db.execute("SELECT count(search_key) FROM articles").fetchone()[0] == len(fixture_records())
 
 
 def test_the_index_after_edits_removals_and_returns_is_the_index_rebuilt_from_scratch(tmp_path):
@@ -179,17 +180,19 @@ def test_the_index_after_edits_removals_and_returns_is_the_index_rebuilt_from_sc
         assert index_dump(archive.conn) == live
 
 
-def test_index_article_runs_inside_the_callers_transaction(tmp_path):
+def test_index_entry_runs_inside_the_callers_transaction(tmp_path):
     with Archive(tmp_path / "a.db") as archive:
         conn = archive.db.conn
         conn.execute("BEGIN")
-        conn.execute("INSERT INTO articles (id, url, title, body, status, version) VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1)")
-        search.index_article(archive.db, None, {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live"})
+        article = {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live", "published": "2026-01-02"}
+        key, checksum = search.index_entry(archive.db, None, article)
+        assert key == (date(2026, 1, 2).toordinal() << 32) | zlib.crc32(b"x1")
+        conn.execute("INSERT INTO articles (id, url, title, body, status, version, published, search_key, search_checksum) "
+                     "VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1, '2026-01-02', ?, ?)", [key, checksum])
         assert ids(search.search(archive.db, "临时")) == ["x1"]
         conn.rollback()
-        # Had index_article committed, the rollback would leave a row behind.
+        # Had index_entry committed, the rollback would leave a row behind.
         assert index_dump(conn) == {search.FTS_TABLE: []}
-        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
 
 
 def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain_sql(tmp_path):
@@ -197,9 +200,8 @@ def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain
     build_fixture_archive(path).close()
     with Archive(path) as archive:
         with archive.write() as conn:
-            # An archive from before this index layout: no FTS tables, no map.
-            for table in (search.FTS_TABLE, search.MAP_TABLE):
-                conn.execute(f"DROP TABLE {table}")
+            # An archive without the index.
+            conn.execute(f"DROP TABLE {search.FTS_TABLE}")
             # A row written by another tool.
             conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
                          "VALUES ('x1', 'u', '外部写入', '别的工具写的正文', 'live', 1)")
@@ -215,26 +217,23 @@ def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain
             search.ensure_schema(conn)
             search.ensure_schema(conn)
         assert index_dump(archive.conn) == dump
-        assert archive.db.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 27
+        assert archive.db.execute("SELECT count(search_key) FROM articles").fetchone()[0] == 27
 
 
 def test_the_index_is_rebuilt_when_it_cannot_be_kept_up_row_by_row(tmp_path, monkeypatch):
     path = tmp_path / "a.db"
     build_fixture_archive(path).close()
     with Archive(path) as archive:
-        clean = index_dump(archive.conn)
+        clean_by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
+                       for t, k, c, o in index_dump(archive.conn)[search.FTS_TABLE]}
         with archive.write() as conn:
-            # Rowids renumbered under the index (as VACUUM may do): two map rows swap articles.
-            a, b = conn.execute("SELECT rowid, article_id FROM articles_fts_map ORDER BY rowid LIMIT 2").fetchall()
-            conn.execute("UPDATE articles_fts_map SET article_id = 'tmp' WHERE rowid = ?", [a[0]])
-            conn.execute("UPDATE articles_fts_map SET article_id = ? WHERE rowid = ?", [a[1], b[0]])
-            conn.execute("UPDATE articles_fts_map SET article_id = ? WHERE rowid = ?", [b[1], a[0]])
+            # A rowid renumbered, as VACUUM may do: the index does not depend on rowids.
+            conn.execute("UPDATE articles SET rowid = 1000 WHERE id = ?", [MIRROR])
             search.ensure_schema(conn)
-        mismatched = archive.conn.execute(
-            "SELECT count(*) FROM articles_fts_map m JOIN articles a ON a.rowid = m.rowid WHERE a.id != m.article_id"
-        ).fetchone()[0]
-        assert mismatched == 0
-        assert index_dump(archive.conn) == clean
+        assert ids(search.search(archive.db, "支部书记工作会议"))[0] == MIRROR
+        by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
+                 for t, k, c, o in index_dump(archive.conn)[search.FTS_TABLE]}
+        assert by_id == clean_by_id
         # A row edited with plain SQL: barwatch's next update of it cannot tell the index
         # what it held, so it marks the index for a rebuild rather than corrupting it.
         with archive.write() as conn:
@@ -253,12 +252,10 @@ def test_the_index_is_rebuilt_when_it_cannot_be_kept_up_row_by_row(tmp_path, mon
         # A new folding version rebuilds too.
         monkeypatch.setattr(search, "_CODE_VERSION", "test-bump")
         with archive.write() as conn:
-            conn.execute("INSERT INTO articles_fts_map(rowid, article_id, checksum) VALUES (99999, 'stale', 0)")
             search.ensure_schema(conn)
         assert archive.conn.execute("SELECT value FROM meta WHERE key = 'search_segmenter'").fetchone() == (
             search.segmenter_version(),
         )
-        assert archive.conn.execute("SELECT count(*) FROM articles_fts_map WHERE article_id = 'stale'").fetchone()[0] == 0
         assert index_dump(archive.conn) == rebuilt
 
 
@@ -266,13 +263,14 @@ def test_opening_an_archive_to_read_never_touches_the_index(tmp_path):
     path = tmp_path / "a.db"
     build_fixture_archive(path).close()
     with Archive(path) as archive, archive.write() as conn:
-        conn.execute("DELETE FROM articles_fts_map")  # drift that a crawl's open would repair
+        # Drift that a crawl's open would repair: an article missing from the index.
+        conn.execute("UPDATE articles SET search_key = NULL, search_checksum = NULL WHERE id = ?", [GUIDE])
     with Archive(path, mode="ro") as archive:
         statements = []
         archive.conn.set_trace_callback(statements.append)
-        search.search(archive.db, "律师")
-        assert archive.conn.execute("SELECT count(*) FROM articles_fts_map").fetchone()[0] == 0
-    assert not any("articles_fts_map" in s for s in statements[:-1])
+        assert GUIDE not in ids(search.search(archive.db, "律师"))
+        assert archive.get_article(GUIDE)["search_key"] is None
+    assert [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP")] == []
 
 
 def test_search_arguments_are_checked(fixture_archive):
@@ -429,8 +427,10 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
             # with jieba word columns and a map with a segmenter column.
             conn.execute("UPDATE versions SET body = (SELECT body FROM articles a WHERE a.id = versions.article_id) "
                          "WHERE body IS NULL")
-            for table in (search.FTS_TABLE, search.MAP_TABLE):
-                conn.execute(f"DROP TABLE {table}")
+            conn.execute(f"DROP TABLE {search.FTS_TABLE}")
+            conn.execute("DROP INDEX idx_articles_search_key")
+            conn.execute("ALTER TABLE articles DROP COLUMN search_key")
+            conn.execute("ALTER TABLE articles DROP COLUMN search_checksum")
             conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)")
             conn.execute("CREATE TABLE articles_fts_map (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
                          "segmenter TEXT NOT NULL)")
@@ -445,3 +445,63 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
         assert ids(search.search(archive.db, "或者购房人书面通知解除合同之日")) == [GUIDE]
         columns = [r[1] for r in archive.conn.execute("PRAGMA table_info(articles_fts)")]
         assert columns == ["body", "title"]
+
+
+# ---------------------------------------------------------------------------- the rank window and dates
+def dated_archive(path: Path) -> Archive:
+    """Six articles with 仲裁 (the oldest with it in its title), dated a year apart, and
+    one undated; stored oldest last, so rowid order is not date order."""
+    archive = Archive(path, clock=stepping_clock())
+    run = archive.start_run("full")
+    for year in range(2025, 2019, -1):
+        title = "仲裁规则" if year == 2020 else f"{year}年工作会议"
+        archive.record_article(run, {"id": f"{year:032x}", "url": f"https://www.lawyers.org.cn/info/{year:032x}",
+                                     "title": title, "published": f"{year}-03-01", "body": f"会上谈到仲裁。{year}"})
+    archive.record_article(run, {"id": "e" * 32, "url": "https://www.lawyers.org.cn/info/" + "e" * 32,
+                                 "title": "无日期", "body": "仲裁"})
+    archive.finish_run(run, requests=7)
+    return archive
+
+
+def test_index_order_is_date_order(tmp_path):
+    with dated_archive(tmp_path / "a.db") as archive:
+        keys = archive.conn.execute("SELECT id, search_key >> 32, search_key & 4294967295 FROM articles "
+                                    "ORDER BY search_key").fetchall()
+        assert [k[0] for k in keys] == [f"{y:032x}" for y in range(2020, 2026)] + ["e" * 32]
+        assert keys[0][1:] == (date(2020, 3, 1).toordinal(), zlib.crc32(f"{2020:032x}".encode()))
+        assert keys[-1][1:] == (date(2026, 2, 1).toordinal(), zlib.crc32(b"e" * 32))  # undated: first archived
+
+
+def test_two_articles_with_the_same_key_both_stay_searchable(tmp_path, monkeypatch):
+    monkeypatch.setattr(search.zlib, "crc32", lambda data: 7)  # every id hashes alike
+    with dated_archive(tmp_path / "a.db") as archive:
+        run = archive.start_run("incremental")
+        for i in range(3):
+            archive.record_article(run, {"id": f"{i:032x}", "url": f"https://www.lawyers.org.cn/info/{i:032x}",
+                                         "title": f"同日{i}", "published": "2024-03-01", "body": "同一天的仲裁"})
+        keys = [r[0] for r in archive.conn.execute("SELECT search_key FROM articles WHERE published = '2024-03-01' "
+                                                    "ORDER BY search_key")]
+        base = date(2024, 3, 1).toordinal() << 32
+        assert keys == [base + 7, base + 8, base + 9, base + 10]
+        assert sorted(ids(search.search(archive.db, "同一天的仲裁"))) == [f"{i:032x}" for i in range(3)]
+
+
+def test_a_query_with_more_matches_than_the_window_is_ranked_among_the_newest(tmp_path, monkeypatch):
+    with dated_archive(tmp_path / "a.db") as archive:
+        assert ids(search.search(archive.db, "仲裁"))[0] == f"{2020:032x}"  # the title hit first
+        monkeypatch.setattr(search, "RANK_WINDOW", 3)
+        # The three newest matches (the undated one counts from its first archiving).
+        assert sorted(ids(search.search(archive.db, "仲裁"))) == sorted(["e" * 32, f"{2025:032x}", f"{2024:032x}"])
+        # Fewer matches than the window: all of them, ranked.
+        assert ids(search.search(archive.db, "仲裁规则")) == [f"{2020:032x}"]
+
+
+def test_since_is_a_range_of_the_index(tmp_path):
+    with dated_archive(tmp_path / "a.db") as archive:
+        assert sorted(ids(search.search(archive.db, "仲裁", since="2023-03-01"))) == sorted(
+            ["e" * 32, f"{2025:032x}", f"{2024:032x}", f"{2023:032x}"]
+        )
+        assert sorted(ids(search.search(archive.db, "仲裁", since="2023-03-02"))) == sorted(
+            ["e" * 32, f"{2025:032x}", f"{2024:032x}"]
+        )
+        assert ids(search.search(archive.db, "仲裁", since="2027")) == []
