@@ -31,14 +31,14 @@ from storage.textops import char_segments, clean_text, one_line
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
 
 
-def sql_fts_query(query):
-    """barwatch_fts_query(:q) for canned queries: never raises.
+def sql_fts_query(query, title_only=0):
+    """barwatch_fts_query(:q [, 1 for titles only]) for canned queries: never raises.
 
     An empty or punctuation-only query (a canned query's form before anything is typed)
     gives an expression that matches nothing rather than an error page.
     """
     try:
-        return search.fts_query(str(query or ""))
+        return search.fts_query(str(query or ""), title_only=bool(title_only))
     except ValueError:
         return _NO_MATCH
 
@@ -71,6 +71,7 @@ def _is_archive(conn: sqlite3.Connection) -> bool:
 def prepare_connection(conn, database, datasette):
     # Functions are registered on every connection so ad-hoc SQL can use them too.
     conn.create_function("barwatch_fts_query", 1, sql_fts_query)
+    conn.create_function("barwatch_fts_query", 2, sql_fts_query)
     conn.create_function("barwatch_snippet", 2, sql_snippet)
     conn.create_function("barwatch_snippet", 3, sql_snippet)
     # barwatch_fold: sections of mirror copies are traditional with pinyin (律協(xié)動態):

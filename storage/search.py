@@ -37,6 +37,7 @@ from storage.textops import clean_text, one_line
 FTS_TABLE = "articles_fts"
 _OLD_MAP_TABLE = "articles_fts_map"  # schema 2 kept index bookkeeping here; now in articles
 _LOW_BITS = (1 << 32) - 1
+_NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 # A query matching more articles than this is ranked among its newest this many matches:
 # bm25 over every match of 律师 (all 100,000 articles) takes a quarter of a second, over
@@ -495,8 +496,8 @@ def _phrase(tokens: list[str]) -> str:
     return '"' + " ".join(tokens).replace('"', '""') + '"'
 
 
-def fts_query(query: str) -> str:
-    """The FTS5 MATCH expression for a user's query.
+def fts_query(query: str, title_only: bool = False) -> str:
+    """The FTS5 MATCH expression for a user's query (``title_only``: every term in the title).
 
     Terms separated by spaces must all occur; ``"..."`` (or “...”, 「...」) is a phrase,
     ``-word`` excludes, ``OR`` between two terms accepts either. A Chinese term matches as
@@ -507,8 +508,11 @@ def fts_query(query: str) -> str:
     wanted = " AND ".join(
         _phrase(g[0]) if len(g) == 1 else "(" + " OR ".join(_phrase(t) for t in g) + ")" for g in groups
     )
+    if title_only:
+        wanted = f"title : ({wanted})"
     if not excluded:
         return wanted
+    # An excluded word is excluded wherever it occurs, also when only titles are searched.
     return f"({wanted}) NOT ({' OR '.join(_phrase(t) for t in excluded)})"
 
 
@@ -522,40 +526,60 @@ def title_hit(title: str | None, subtitle: str | None, query: str) -> bool:
     return all(any(re.search(_term_pattern(tokens), folded) for tokens in group) for group in groups)
 
 
-def search_sql(columns: str, *, expr: str, query: str, section: str, since: str, limit: str) -> str:
+def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section: str, since: str, limit: str) -> str:
     """The ranked search, as one SELECT of ``columns`` (over ``articles a`` and the hit
     ``h`` with its ``rank``) for the Python API and for Datasette's stored query.
 
     Each keyword argument is an SQL expression (a parameter, or a call of barwatch's SQL
-    functions in Datasette). Ranking: bm25 over body and title (a title hit weighs a
-    thousand body hits, see ``INDEX_COLUMNS``) in one FTS5 ``ORDER BY rank LIMIT`` query;
-    the page it yields is ordered with the articles holding every term in their title
-    first, and equal ranks newest first. A query with more than ``RANK_WINDOW`` matches is
-    ranked among its newest ``RANK_WINDOW``: the index's rowids are in date order
-    (``search_key``), so finding where that window starts is a walk down the rowids that
-    computes no rank. ``since`` is a rowid range of the same kind; ``section`` filters
-    inside both FTS5 queries.
+    functions in Datasette). The index's rowids are in date order (``search_key``), so the
+    first step walks a query's matches down from the newest, without ranking, to find
+    whether it has more than ``RANK_WINDOW`` of them:
+
+    * up to ``RANK_WINDOW``: bm25 over body and title (a title hit weighs a thousand body
+      hits, see ``INDEX_COLUMNS``), one FTS5 ``ORDER BY rank LIMIT`` query;
+    * more (律师 matches every article): bm25 would rank them all, and FTS5 counts every
+      match again for its IDF, a quarter of a second at 100,000 articles for a
+      difference that says little. Such a query lists the newest of its newest
+      ``RANK_WINDOW`` matches with every term in the title, then the newest others.
+
+    Either way the page is ordered with articles holding every term in their title first,
+    then by rank, then newest first (by search key: the date published, else first
+    archived). ``since`` is a rowid range; ``section`` filters
+    inside the FTS5 queries.
     """
     in_section = (
         f"(({section}) IS NULL OR rowid IN (SELECT search_key FROM articles "
         f"WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0))"
     )
+    window = f"[{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH"
+
+    def only_if(condition: str, match: str) -> str:
+        # The branch not taken matches the empty phrase, which FTS5 answers at once. (A
+        # condition beside MATCH is tested only after FTS5 has ranked every match.)
+        return f"(SELECT CASE WHEN {condition} THEN {match} ELSE '{_NO_MATCH}' END FROM bound)"
+
+    after = f"rowid >= (SELECT lo FROM bound) AND {in_section}"
     return f"""
-WITH bound(lo) AS (
-  SELECT coalesce((
-    SELECT rowid FROM [{FTS_TABLE}]
-    WHERE [{FTS_TABLE}] MATCH {expr} AND rowid >= barwatch_since_key({since}) AND {in_section}
+WITH bound(lo, many) AS (
+  SELECT coalesce(edge, floor), edge IS NOT NULL FROM (SELECT barwatch_since_key({since}) AS floor, (
+    SELECT rowid FROM {window} {expr} AND rowid >= barwatch_since_key({since}) AND {in_section}
     ORDER BY rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}
-  ), barwatch_since_key({since}))
+  ) AS edge)
 ),
 hits AS MATERIALIZED (
-  SELECT rowid, rank FROM [{FTS_TABLE}]
-  WHERE [{FTS_TABLE}] MATCH {expr} AND rowid >= (SELECT lo FROM bound) AND {in_section}
-  ORDER BY rank LIMIT {limit}
+  SELECT * FROM (SELECT rowid, rank FROM {window} {only_if("NOT many", expr)} AND {after}
+                 ORDER BY rank LIMIT {limit})
+  UNION
+  SELECT * FROM (SELECT rowid, 0 FROM {window} {only_if("many", title_expr)} AND {after}
+                 ORDER BY rowid DESC LIMIT {limit})
+  UNION
+  SELECT * FROM (SELECT rowid, 0 FROM {window} {only_if("many", expr)} AND {after}
+                 ORDER BY rowid DESC LIMIT {limit})
 )
 SELECT {columns}
 FROM hits h JOIN articles a ON a.search_key = h.rowid
-ORDER BY barwatch_title_hit(a.title, a.subtitle, {query}) DESC, h.rank, a.published DESC, a.id
+ORDER BY barwatch_title_hit(a.title, a.subtitle, {query}) DESC, h.rank, h.rowid DESC
+LIMIT {limit}
 """
 
 
@@ -692,9 +716,12 @@ def search(
         raise ValueError("limit must be at least 1")
     sql = search_sql(
         "a.id, a.url, a.title, a.subtitle, a.published, a.section, a.body, h.rank",
-        expr=":expr", query=":query", section=":section", since=":since", limit=":limit",
+        expr=":expr", title_expr=":title_expr", query=":query", section=":section", since=":since", limit=":limit",
     )
-    params = {"expr": fts_query(query), "query": query, "section": section or None, "since": since, "limit": limit}
+    params = {
+        "expr": fts_query(query), "title_expr": fts_query(query, title_only=True), "query": query,
+        "section": section or None, "since": since, "limit": limit,
+    }
     conn = _conn(db)
     register_functions(conn)
     results = []

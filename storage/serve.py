@@ -22,7 +22,8 @@ from storage.schema import version_body_sql
 # optional filters (an empty form field is no filter).
 SEARCH_SQL = search.search_sql(
     "a.id, a.title, a.published, a.section, barwatch_snippet(a.body, :q) as snippet, a.url",
-    expr="barwatch_fts_query(:q)", query=":q", section="nullif(:section, '')", since="nullif(:since, '')", limit="50",
+    expr="barwatch_fts_query(:q)", title_expr="barwatch_fts_query(:q, 1)", query=":q",
+    section="nullif(:section, '')", since="nullif(:since, '')", limit="50",
 )
 
 NEW_ARTICLES_SQL = """

@@ -305,6 +305,12 @@ def test_fts_query_table(query, expected):
     assert search.fts_query(query) == expected
 
 
+def test_fts_query_title_only():
+    assert search.fts_query("律师 疫情", title_only=True) == 'title : ("律 师" AND "疫 情")'
+    # An excluded word is excluded from the body too.
+    assert search.fts_query("宝山区 -ESG", title_only=True) == '(title : ("宝 山 区")) NOT ("esg")'
+
+
 @pytest.mark.parametrize(
     "query,message",
     [
@@ -490,8 +496,11 @@ def test_a_query_with_more_matches_than_the_window_is_ranked_among_the_newest(tm
     with dated_archive(tmp_path / "a.db") as archive:
         assert ids(search.search(archive.db, "仲裁"))[0] == f"{2020:032x}"  # the title hit first
         monkeypatch.setattr(search, "RANK_WINDOW", 3)
-        # The three newest matches (the undated one counts from its first archiving).
-        assert sorted(ids(search.search(archive.db, "仲裁"))) == sorted(["e" * 32, f"{2025:032x}", f"{2024:032x}"])
+        # More matches than the window: the newest three (the undated one counts from its
+        # first archiving), those with the term in the title first, then newest first.
+        assert ids(search.search(archive.db, "仲裁")) == ["e" * 32, f"{2025:032x}", f"{2024:032x}"]
+        assert ids(search.search(archive.db, "会议")) == [f"{y:032x}" for y in (2025, 2024, 2023)]
+        assert ids(search.search(archive.db, "会议 OR 无日期")) == ["e" * 32] + [f"{y:032x}" for y in (2025, 2024)]
         # Fewer matches than the window: all of them, ranked.
         assert ids(search.search(archive.db, "仲裁规则")) == [f"{2020:032x}"]
 
