@@ -3,6 +3,8 @@
 Table and column names are a public contract (operators query them in Datasette).
 Migration is additive: a table that exists gets the columns it lacks; nothing is ever
 dropped or renamed, so an older archive opens with a newer barwatch without losing a row.
+The one exception is derived data: the search index (storage.search) is rebuilt from
+``articles`` whenever its layout changes.
 
 Only a writer that holds the crawl lock creates or migrates (``Archive(mode="rwc")``), in
 one transaction; ``PRAGMA user_version`` records the schema version, so readers can tell

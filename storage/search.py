@@ -29,7 +29,7 @@ import re
 import sqlite3
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date
 
 from storage.textops import clean_text, one_line
