@@ -200,7 +200,9 @@ INDEXES = [
     ("failures", ["run_id"]),
     ("articles", ["last_checked"]),
     ("articles", ["channel"]),
+    # The search's join by key, and its section filter (storage.search.search_sql).
     ("articles", ["search_key"]),
+    ("articles", ["section", "search_key"]),
     ("versions", ["run_id"]),
 ]
 

@@ -549,15 +549,20 @@ def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section:
       match again for its IDF, a quarter of a second at 100,000 articles for a
       difference that says little. Such a query lists the newest of its newest
       ``RANK_WINDOW`` matches with every term in the title, then the newest others.
+      With a filter, "more" counts the whole archive's matches (the IDF's cost does),
+      and the window the filtered ones.
 
     Either way the page is ordered with articles holding every term in their title first,
     then by rank, then newest first (by search key: the date published, else first
-    archived). ``since`` is a rowid range; ``section`` filters
-    inside the FTS5 queries.
+    archived). ``since`` is a rowid range; ``section`` filters inside the FTS5 queries.
     """
+    # Only the few distinct sections are folded, once (materialised, and kept out of the
+    # DISTINCT, where SQLite would push the test down to every row); the keys of their
+    # articles become one temporary b-tree. The "+" keeps the test away from FTS5, which
+    # would otherwise be asked once per key and lose its rowid order.
     in_section = (
-        f"(({section}) IS NULL OR rowid IN (SELECT search_key FROM articles "
-        f"WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0))"
+        f"(({section}) IS NULL OR +[{FTS_TABLE}].rowid IN "
+        f"(SELECT search_key FROM articles WHERE section IN sections))"
     )
     window = f"[{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH"
 
@@ -568,8 +573,17 @@ def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section:
 
     after = f"rowid >= (SELECT lo FROM bound) AND {in_section}"
     return f"""
-WITH bound(lo, many) AS (
-  SELECT coalesce(edge, floor), edge IS NOT NULL FROM (SELECT barwatch_since_key({since}) AS floor, (
+WITH sections AS MATERIALIZED (
+  SELECT section FROM (SELECT DISTINCT section FROM articles LIMIT -1)
+  WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0
+),
+bound(lo, many) AS (
+  SELECT coalesce(edge, floor),
+         -- bm25 counts the matches of the whole archive for its IDF, whatever the filters
+         CASE WHEN ({section}) IS NULL AND ({since}) IS NULL THEN edge IS NOT NULL ELSE (
+           SELECT rowid FROM {window} {expr} ORDER BY rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}
+         ) IS NOT NULL END
+  FROM (SELECT barwatch_since_key({since}) AS floor, (
     SELECT rowid FROM {window} {expr} AND rowid >= barwatch_since_key({since}) AND {in_section}
     ORDER BY rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}
   ) AS edge)

@@ -434,6 +434,7 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
                          "WHERE body IS NULL")
             conn.execute(f"DROP TABLE {search.FTS_TABLE}")
             conn.execute("DROP INDEX idx_articles_search_key")
+            conn.execute("DROP INDEX idx_articles_section_search_key")
             conn.execute("ALTER TABLE articles DROP COLUMN search_key")
             conn.execute("ALTER TABLE articles DROP COLUMN search_checksum")
             conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)")
