@@ -41,6 +41,10 @@ LOG_VERSIONS: list[str] = []
 # generators that return values; its cache is keyed on the bound method, a new object per
 # request: about 1 ms a page, a sixth of the crawl's CPU (measured, scripts/benchmark.py).
 WARN_ON_GENERATOR_RETURN_VALUE = False
+# Scrapy starts this many asyncio workers for the output of every response (a page yields
+# an item or two, stored synchronously): 100 by default, an eighth of the crawl's CPU
+# spent on tasks that find nothing to do.
+CONCURRENT_ITEMS = 1
 
 # An article page is tens of KB; a page of many MB is a broken or hostile answer, and
 # must not be read into memory whole. Bigger downloads are cancelled and recorded.

@@ -130,8 +130,10 @@ class LawyersSpider(scrapy.Spider):
         # candidate already classified (an "other" only until its recheck date).
         self.channel_patterns = [template_pattern(t) for t in {*rows, *configured}]
         now_iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Each with the depth it was asked at this run (-1: classified by an earlier run).
         self.known_pages = {
-            relative(c["url"]) for c in archive.candidates() if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
+            relative(c["url"]): -1
+            for c in archive.candidates() if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
         }
         # A full crawl, and the archive's first crawl, discover all they can reach (hubs
         # only hub_depth deep); routine runs spend at most max_candidates_per_run.
@@ -294,14 +296,19 @@ class LawyersSpider(scrapy.Spider):
         if urlsplit(url).hostname in SITE_HOSTS:
             url = rebase(url, self.config.base_url)
         rel = relative(url)
-        if rel in self.known_pages or any(p.match(rel) for p in self.channel_patterns):
+        asked = self.known_pages.get(rel)
+        if (asked is not None and asked <= depth) or any(p.match(rel) for p in self.channel_patterns):
             return None
         if self.candidate_budget <= 0:
             return None
         self.candidate_budget -= 1
-        self.known_pages.add(rel)
+        self.known_pages[rel] = depth
+        # A page first reached through a hub and then offered nearer the start is asked
+        # again at the smaller depth: what it links to is within hub_depth from there.
+        # Which path comes first depends on the order of the crawl, not on the site.
         return scrapy.Request(
             url,
+            dont_filter=asked is not None,
             callback=self.parse_candidate,
             errback=self.on_candidate_error,
             cb_kwargs={"candidate": candidate, "found_on": found_on, "depth": depth},
