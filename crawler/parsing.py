@@ -547,11 +547,20 @@ class _Line:
 
 def _tag(el: Any) -> str | None:
     tag = el.tag
-    if not isinstance(tag, str):
+    if type(tag) is not str:
         return None  # comment / processing instruction / entity
-    if "}" in tag:
-        tag = tag.rsplit("}", 1)[1]
-    return tag.lower()
+    return _TAG_NAMES.get(tag) or _tag_name(tag)
+
+
+_TAG_NAMES: dict[str, str] = {}
+
+
+def _tag_name(tag: str) -> str:
+    # lxml.html gives lower-case names already; XHTML may carry a namespace. Memoised:
+    # this runs for every element of every page.
+    name = tag.rsplit("}", 1)[1] if "}" in tag else tag
+    _TAG_NAMES[tag] = name = name.lower()
+    return name
 
 
 def _is_hidden(el: Any) -> bool:
@@ -580,6 +589,8 @@ def _build_lines(root: Any) -> list[_Line]:
 
     def flush() -> None:
         nonlocal link_chars
+        if not pieces and not links and state["el"] is None:
+            return  # nothing since the last boundary (most block boundaries)
         text = collapse_ws("".join(pieces))
         if text:
             hrefs = (*orphan_links, *links)
