@@ -368,7 +368,8 @@ def _day(value: str | None) -> int | None:
 
 def search_key(article: dict) -> int:
     """Where the article's slots in the index start: its date (published, else first
-    archived) times ``SLOTS_PER_DAY``; ``index_entry`` takes the first free one. So the
+    archived) times ``SLOTS_PER_DAY``; ``index_entry`` takes the one after the day's last
+    taken. So the
     index's rowid order is date order and "the newest N matches" is a cheap rowid range
     for FTS5, while neighbouring rowids stay close: FTS5 stores each rowid as a varint of
     the gap to the one before, in every token's list (a 32-bit hash in the low bits made

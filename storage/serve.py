@@ -120,9 +120,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "published_from": "page (printed on it), list (the list row that linked to it) or issue (the magazine "
         "issue it names). Only a page date is content: the others never make a version.",
         "channel": "The channel (channels.url_template) whose list first showed the article.",
-        "search_key": "The article's row in the search index: its date in the high bits, articles.rowid in the low 32 "
-        "(so index order is date order); empty when not indexed (removed, or written by another tool "
-        "until barwatch reindex).",
+        "search_key": "The article's row in the search index: its day (published, else first archived) times 256, "
+        "plus a slot, so index order is date order; empty when not indexed (removed, or written by another "
+        "tool until barwatch reindex).",
         "search_checksum": "CRC-32 of the text the search index holds for the article: a row changed outside "
         "barwatch is detected and the index rebuilt.",
     },
