@@ -373,7 +373,7 @@ def search_key(article: dict) -> int:
     index's rowid order is date order and "the newest N matches" is a cheap rowid range
     for FTS5, while neighbouring rowids stay close: FTS5 stores each rowid as a varint of
     the gap to the one before, in every token's list (a 32-bit hash in the low bits made
-    the index 65 % bigger). Independent of ``articles.rowid``, which VACUUM may renumber."""
+    the index 44 % bigger). Independent of ``articles.rowid``, which VACUUM may renumber."""
     day = _day(article.get("published")) or _day(article.get("first_seen")) or 0
     return day * SLOTS_PER_DAY
 
