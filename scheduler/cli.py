@@ -323,12 +323,18 @@ def cmd_history(args) -> int:
     article_id = _article_id(archive, args.article)
     article = archive.get_article(article_id)
     print(f"{_terminal(article['title'])}\n{_terminal(article['url'])}  [{article['status']}]  first seen {article['first_seen']}")
+    lines = []
     previous = None
     for v in archive.versions(article_id):
         summary = "first version" if previous is None else summarize_changes(paragraph_changes(previous, v))
         note = f"  ({_terminal(v['note'])})" if v.get("note") else ""
-        print(f"  v{v['version']}  {v['fetched_at']}  {_terminal(summary)}{note}")
+        lines.append((v["fetched_at"], f"  v{v['version']}  {v['fetched_at']}  {_terminal(summary)}{note}"))
         previous = v
+    for event in archive.events(article_id):
+        what = "removed from the site (HTTP 404/410)" if event["kind"] == "removed" else "back on the site"
+        lines.append((event["at"], f"  --  {event['at']}  {what}"))
+    for _, line in sorted(lines, key=lambda item: item[0]):
+        print(line)
     return 0
 
 

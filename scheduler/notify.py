@@ -44,9 +44,13 @@ MAX_LINE = 200  # characters of one body paragraph shown for a new article
 MAX_CHANGES = 30  # changed paragraphs shown for one article
 MAX_SUBJECT_TITLE = 80
 
-_SUBJECT_COUNT = {"new": "篇新文章", "changed": "篇修改", "removed": "篇删除"}
-_SUBJECT_SINGLE = {"new": "新文章", "changed": "文章修改", "removed": "文章删除"}
-_SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除"}
+_SUBJECT_COUNT = {"new": "篇新文章", "changed": "篇修改", "removed": "篇删除", "restored": "篇恢复"}
+_SUBJECT_SINGLE = {"new": "新文章", "changed": "文章修改", "removed": "文章删除", "restored": "文章恢复"}
+_SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除", "restored": "恢复"}
+_GONE_OR_BACK = {
+    "removed": "该文章已从网站删除（{at} 发现）。",
+    "restored": "该文章曾从网站删除，现已恢复（{at} 发现）。",
+}
 # Operations notices (outbox.OPERATIONS: a run failed, failures keep coming, a run is held)
 # come first in a digest, under their own heading, and each is its own mail per article.
 _OPS_HEAD = "运行通知"
@@ -273,7 +277,7 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]
             if len(changes) > MAX_CHANGES:
                 out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
     else:
-        out.append(f"{ind}该文章已从网站删除（{_one_line(alert.created_at)} 发现）。")
+        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=_one_line(alert.created_at)))
     return out
 
 
@@ -348,7 +352,7 @@ def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
             if len(changes) > MAX_CHANGES:
                 parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
     else:
-        parts.append(f"<p>该文章已从网站删除（{_esc(alert.created_at)} 发现）。</p>")
+        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=_one_line(alert.created_at)))}</p>")
     parts.append("</li>")
     return "".join(parts)
 

@@ -45,6 +45,7 @@ from storage.textops import (
 Clock = Callable[[], datetime]
 
 NEW, CHANGED, UNCHANGED, FAILED, REMOVED = "new", "changed", "unchanged", "failed", "removed"
+RESTORED = "restored"  # an alert kind, not an outcome: a removed article is back
 OPERATIONS = "operations"  # the alert kind of an operations notice (a run failed, a run is held ...)
 
 # The text fields of a record that come from the site (attachments are cleaned item by item).
@@ -640,6 +641,8 @@ class Archive:
                     )
             elif outcome == CHANGED and not (note or "").startswith("repair"):
                 self._queue(conn, run_id, aid, CHANGED, version, now)
+            if old is not None and old["status"] == "removed":
+                self._queue(conn, run_id, aid, RESTORED, version or old["version"], now)
             self._bump(conn, run_id, outcome)
         return outcome
 
@@ -684,6 +687,7 @@ class Archive:
             key, checksum = old["search_key"], old["search_checksum"]
             if old["status"] == "removed":
                 key, checksum = search.index_entry(conn, old, {**old, "status": "live"})
+                self._queue(conn, run_id, article_id, RESTORED, old["version"], now)
             conn.execute(
                 "UPDATE articles SET last_seen = ?, last_checked = ?, status = 'live', removed_at = NULL, "
                 "search_key = ?, search_checksum = ? WHERE id = ?",
@@ -757,6 +761,15 @@ class Archive:
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def events(self, article_id: str) -> list[dict]:
+        """When the article was found removed and found back: (kind, at) from the outbox,
+        oldest first. Versions are the other half of its history."""
+        rows = self.conn.execute(
+            "SELECT kind, created_at FROM alerts WHERE article_id = ? AND kind IN (?, ?) ORDER BY created_at, id",
+            [article_id, REMOVED, RESTORED],
+        )
+        return [{"kind": kind, "at": at} for kind, at in rows]
 
     def failures(self, run_id: int) -> list[dict]:
         return list(self.db["failures"].rows_where("run_id = ?", [run_id], order_by="id"))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from storage.schema import version_body_sql
 from storage.textops import CONTENT_FIELDS
 
-KINDS = ("new", "changed", "removed")
+# restored: an article marked removed (the site answered 404/410) is there again.
+KINDS = ("new", "changed", "removed", "restored")
 # Operations notices (a run failed, the same failures keep coming, a run is held) go out
 # whatever ``[alerts] kinds`` says: an operator must hear that the watch itself is broken.
 OPERATIONS = "operations"

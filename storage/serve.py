@@ -168,7 +168,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "alerts": {
         "id": "Alert number.",
         "article_id": "The article (articles.id).",
-        "kind": "new, changed, removed, or operations (a notice about barwatch itself: a failed run, "
+        "kind": "new, changed, removed, restored (a removed article is back), or operations (a notice about "
+        "barwatch itself: a failed run, "
         "repeated failures, a held run; sent whatever [alerts] kinds says).",
         "run_id": "The run that raised it (crawl_runs.id).",
         "created_at": "When it was queued (UTC).",

@@ -75,7 +75,20 @@ def test_removed_and_back(archive):
     assert archive.record_article(run3, rec(A)) == "unchanged"
     assert archive.get_article(A)["status"] == "live"
     assert [r["id"] for r in search(archive.db, "律师事务所")] == [A]  # back in the index
-    assert [(x["kind"], x["run_id"]) for x in archive.alerts()] == [("removed", run2)]
+    # Back is an event of its own (a reader who heard "removed" must hear it too).
+    assert [(x["kind"], x["run_id"], x["version"]) for x in archive.alerts()] == [
+        ("removed", run2, 1), ("restored", run3, 1)]
+    assert [e["kind"] for e in archive.events(A)] == ["removed", "restored"]
+    # Back through a 304 answer, and back with new text (restored and changed).
+    run4 = archive.start_run("incremental")
+    assert archive.record_gone(run4, A, "u", 410) == "removed"
+    assert archive.record_not_modified(run4, A) == "unchanged"
+    run5 = archive.start_run("incremental")
+    assert archive.record_gone(run5, A, "u", 404) == "removed"
+    assert archive.record_article(run5, rec(A, body="律师事务所的新正文")) == "changed"
+    assert [(x["kind"], x["run_id"], x["version"]) for x in archive.alerts()][2:] == [
+        ("removed", run4, 1), ("restored", run4, 1), ("removed", run5, 1), ("changed", run5, 2), ("restored", run5, 2)]
+    assert [e["kind"] for e in archive.events(A)] == ["removed", "restored"] * 3
 
 
 def test_drift_guard_keeps_stored_version(archive):

@@ -121,6 +121,32 @@ def test_history_and_diff_show_the_edit(edited_archive, capsys):
     assert capsys.readouterr().err.endswith("barwatch: no article matches 'ffff'\n")
 
 
+def test_history_shows_a_removal_and_a_return_among_the_versions(tmp_path, capsys):
+    from datetime import timedelta
+
+    db, aid = tmp_path / "h.db", "c" * 32
+    ticks = iter(range(100))
+    start = datetime.fromisoformat("2026-03-01T08:00:00+00:00")
+    with Archive(db, clock=lambda: start + timedelta(hours=next(ticks))) as archive:
+        record = {"id": aid, "url": f"https://www.lawyers.org.cn/info/{aid}", "title": "删了又回来", "body": "第一段。"}
+        run = archive.start_run("full")
+        archive.record_article(run, record)
+        archive.finish_run(run, 1)
+        run = archive.start_run("incremental")
+        archive.record_gone(run, aid, record["url"], 404)
+        archive.finish_run(run, 1)
+        run = archive.start_run("incremental")
+        archive.record_article(run, {**record, "body": "第一段，改过。"})
+        archive.finish_run(run, 1)
+    assert main(["history", aid[:8], "--db", str(db)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "  v1  2026-03-01T09:00:00Z  first version",
+        "  --  2026-03-01T12:00:00Z  removed from the site (HTTP 404/410)",
+        "  v2  2026-03-01T15:00:00Z  paragraph 1: +「，改过」",
+        "  --  2026-03-01T15:00:00Z  back on the site",
+    ]
+
+
 def test_runs_and_release(tmp_path, capsys):
     db = tmp_path / "r.db"
     clock = lambda: datetime.fromisoformat(NOW)  # noqa: E731

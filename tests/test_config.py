@@ -180,7 +180,7 @@ BROKEN = [
      "'not an address' is not one e-mail address"),
     (GOOD + "[alerts]\nrecipients = 'ops@example.org'\n", "alerts.recipients", "expected a list, got 'ops@example.org'"),
     (GOOD + "[alerts]\nkinds = ['new', 'edited']\n", "alerts.kinds",
-     "unknown kind 'edited': alert kinds must be among new, changed, removed"),
+     "unknown kind 'edited': alert kinds must be among new, changed, removed, restored"),
     (GOOD + "[alerts]\nmode = 'weekly'\n", "alerts.mode", "must be 'digest' or 'per_article', got 'weekly'"),
     (GOOD + "[alerts]\nbody_lines = 51\n", "alerts.body_lines", "must be from 0 to 50, got 51"),
     (GOOD + "[alerts]\nnotice_after_partial_runs = 0\n", "alerts.notice_after_partial_runs", "must be from 1 to 100, got 0"),

@@ -671,7 +671,7 @@ def test_settings_from_env_reads_os_environ(monkeypatch):
 
 
 def test_config_and_missing_settings_errors(archive):
-    with pytest.raises(ValueError, match="alert kinds must be among new, changed, removed"):
+    with pytest.raises(ValueError, match="alert kinds must be among new, changed, removed, restored"):
         AlertSettings(kinds=("new", "edited"))
     with pytest.raises(ValueError, match="Input should be 'digest' or 'per_article'"):
         AlertSettings(mode="weekly")
@@ -794,3 +794,25 @@ def test_operations_notice_subject_is_one_line_and_short():
     assert m.subject == "【barwatch】运行通知：" + "长" * 79 + "…"
     m = compose([_operations(2, "")], AlertSettings(mode="per_article"), T0)
     assert m.subject == "【barwatch】运行通知：crawl-failed"
+
+
+def test_an_article_back_after_removal_is_its_own_alert(archive, server):
+    crawl(archive, [rec(1, "基线"), rec(2, "删了又回来的文章")])
+    crawl(archive, [rec(1, "基线")], gone=[2])
+    notify(archive, AlertSettings(), settings(server.port))
+    crawl(archive, [rec(1, "基线"), rec(2, "删了又回来的文章")])
+
+    result = notify(archive, AlertSettings(), settings(server.port))
+
+    assert (result.sent, result.alerts_marked, result.pending_left) == (1, 1, 0)
+    msg = server.handler.messages()[-1]
+    assert msg["Subject"] == "【barwatch】上海律协网站：1 篇恢复"
+    text = text_of(msg)
+    assert text.split("\n")[2:7] == [
+        "【恢复】",
+        "1. 删了又回来的文章",
+        "   日期：2024-05-01｜栏目：协会动态｜作者：张三",
+        f"   链接：{url(2)}",
+        "   该文章曾从网站删除，现已恢复（2024-05-02T08:00:00Z 发现）。",
+    ]
+    assert "该文章曾从网站删除，现已恢复（2024-05-02T08:00:00Z 发现）。" in html_of(msg)
