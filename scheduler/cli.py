@@ -373,14 +373,21 @@ def cmd_notify(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from storage.search import format_results, search
+    from storage.search import count, format_results, search
 
     archive = _open_archive(args)
     try:
         results = search(archive.db, args.query, section=args.section, since=args.since, limit=args.limit)
     except ValueError as exc:
         raise CliError(f"search: {exc}", EXIT_USAGE) from None
-    print(format_results(results) if results else "no match")
+    if not results:
+        print("no match")
+        return 0
+    print(format_results(results))
+    if len(results) == args.limit:
+        total = count(archive.db, args.query, section=args.section, since=args.since)
+        if total > len(results):
+            print(f"\n{len(results)} of {total:,} matching articles shown (--limit N for more)")
     return 0
 
 

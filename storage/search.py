@@ -479,7 +479,8 @@ def parse_query(query: str) -> tuple[list[list[list[str]]], list[list[str]]]:
     groups: list[list[list[str]]] = []
     excluded: list[list[str]] = []
     join_next = False
-    for kind, text in _lex(query):
+    items = _lex(query)
+    for kind, text in items:
         if kind == "or":
             join_next = bool(groups)
             continue
@@ -498,6 +499,8 @@ def parse_query(query: str) -> tuple[list[list[list[str]]], list[list[str]]]:
     if not groups:
         if excluded:
             raise ValueError(f"search query {query!r} only excludes words: give at least one word to look for")
+        if items and all(kind == "or" for kind, _ in items):
+            raise ValueError(f"search query {query!r} is only the operator OR: put it between two words, e.g. 调解 OR 仲裁")
         raise ValueError(f"search query {query!r} has no letters, digits or Chinese characters to search for")
     if sum(len(g) for g in groups) + len(excluded) > MAX_TERMS:
         raise ValueError(f"search query has more than {MAX_TERMS} terms")
@@ -539,6 +542,24 @@ def title_hit(title: str | None, subtitle: str | None, query: str) -> bool:
     return all(any(re.search(_term_pattern(tokens), folded) for tokens in group) for group in groups)
 
 
+def _in_section(section: str) -> str:
+    # Only the few distinct sections are folded, once (materialised as `sections`, and
+    # kept out of the DISTINCT, where SQLite would push the test down to every row); the
+    # keys of their articles become one temporary b-tree. The "+" keeps the test away from
+    # FTS5, which would otherwise be asked once per key and lose its rowid order.
+    return (
+        f"(({section}) IS NULL OR +[{FTS_TABLE}].rowid IN "
+        f"(SELECT search_key FROM articles WHERE section IN sections))"
+    )
+
+
+def _sections_cte(section: str) -> str:
+    return f"""sections AS MATERIALIZED (
+  SELECT section FROM (SELECT DISTINCT section FROM articles LIMIT -1)
+  WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0
+)"""
+
+
 def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section: str, since: str, limit: str) -> str:
     """The ranked search, as one SELECT of ``columns`` (over ``articles a`` and the hit
     ``h`` with its ``rank``) for the Python API and for Datasette's stored query.
@@ -565,10 +586,7 @@ def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section:
     # DISTINCT, where SQLite would push the test down to every row); the keys of their
     # articles become one temporary b-tree. The "+" keeps the test away from FTS5, which
     # would otherwise be asked once per key and lose its rowid order.
-    in_section = (
-        f"(({section}) IS NULL OR +[{FTS_TABLE}].rowid IN "
-        f"(SELECT search_key FROM articles WHERE section IN sections))"
-    )
+    in_section = _in_section(section)
     window = f"[{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH"
 
     def only_if(condition: str, match: str) -> str:
@@ -578,10 +596,7 @@ def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section:
 
     after = f"rowid >= (SELECT lo FROM bound) AND {in_section}"
     return f"""
-WITH sections AS MATERIALIZED (
-  SELECT section FROM (SELECT DISTINCT section FROM articles LIMIT -1)
-  WHERE instr(barwatch_fold(section), barwatch_fold({section})) > 0
-),
+WITH {_sections_cte(section)},
 bound(lo, many) AS (
   SELECT coalesce(edge, floor),
          -- bm25 counts the matches of the whole archive for its IDF, whatever the filters
@@ -767,6 +782,18 @@ def search(
             }
         )
     return results
+
+
+def count(db, query: str, section: str | None = None, since: str | None = None) -> int:
+    """How many articles ``search`` would find with no limit (a walk of the matches, no
+    ranking: about a tenth of a second for a word in every one of 100,000 articles)."""
+    sql = (
+        f"WITH {_sections_cte(':section')} SELECT count(*) FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH :expr "
+        f"AND rowid >= barwatch_since_key(:since) AND {_in_section(':section')}"
+    )
+    conn = _conn(db)
+    register_functions(conn)
+    return conn.execute(sql, {"expr": fts_query(query), "section": section or None, "since": since}).fetchone()[0]
 
 
 def format_results(results: list[dict]) -> str:

@@ -239,6 +239,22 @@ def test_search_command_prints_ranked_hits_with_marked_snippets(edited_archive, 
     assert capsys.readouterr().out == "no match\n"
     assert main(["search", "，。", "--db", str(edited_archive)]) == 2
     assert capsys.readouterr().err.startswith("barwatch: search: ")
+    assert main(["search", "OR", "--db", str(edited_archive)]) == 2
+    assert capsys.readouterr().err == (
+        "barwatch: search: search query 'OR' is only the operator OR: put it between two words, e.g. 调解 OR 仲裁\n"
+    )
+
+
+def test_search_says_when_the_listing_is_cut(edited_archive, capsys):
+    from storage.search import count
+
+    with Archive(edited_archive, mode="ro") as archive:
+        total = count(archive.db, "律师")
+    assert total > 3
+    assert main(["search", "律师", "--limit", "3", "--db", str(edited_archive)]) == 0
+    assert capsys.readouterr().out.endswith(f"\n\n3 of {total} matching articles shown (--limit N for more)\n")
+    assert main(["search", "律师", "--limit", str(total), "--db", str(edited_archive)]) == 0
+    assert "matching articles shown" not in capsys.readouterr().out
 
 
 def test_inspect_saved_list_page(site, tmp_path, capsys):

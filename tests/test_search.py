@@ -513,3 +513,10 @@ def test_since_is_a_range_of_the_index(tmp_path):
             ["e" * 32, f"{2025:032x}", f"{2024:032x}"]
         )
         assert ids(search.search(archive.db, "仲裁", since="2027")) == []
+
+
+@pytest.mark.parametrize("case", [c for c in QUERIES if not c.get("empty")], ids=lambda c: c["q"])
+def test_count_is_what_an_unlimited_search_finds(fixture_archive, case):
+    kwargs = {"section": case.get("section"), "since": case.get("since")}
+    found = search.search(fixture_archive.db, case["q"], limit=1000, **kwargs)
+    assert search.count(fixture_archive.db, case["q"], **kwargs) == len(found) > 0
