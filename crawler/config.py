@@ -27,6 +27,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
 from pydantic import (
@@ -47,6 +48,7 @@ from pydantic import (
 from crawler.parsing import ParseRules
 from crawler.urls import rebase
 from storage.outbox import KINDS
+from storage.textops import SITE_TIMEZONE
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
 
@@ -261,6 +263,7 @@ class Config(_Model):
     ``parsing`` is that table as written (kept for compatibility)."""
 
     base_url: Annotated[Str, AfterValidator(_check_base_url)]
+    timezone: Timezone = SITE_TIMEZONE
     sections: Annotated[tuple[Section, ...], Field(min_length=1)]
     crawl: CrawlSettings = CrawlSettings()
     drift: DriftSettings = DriftSettings()
@@ -295,8 +298,21 @@ class Config(_Model):
         return self.model_copy(update={"base_url": base_url, "sections": sections})
 
 
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone name (IANA, e.g. Asia/Shanghai): {value!r}") from None
+    return value
+
+
+Timezone = Annotated[Str, AfterValidator(_check_timezone)]
+
+
 class _Site(_Model):
     base_url: Annotated[Str, AfterValidator(_check_base_url)]
+    # The site's and its readers' time zone: times in mail (and pages) are shown in it.
+    timezone: Timezone = SITE_TIMEZONE
 
 
 class _ConfigFile(_Model):
@@ -486,7 +502,7 @@ def parse_config(raw: dict, path: str | Path = "<config>") -> Config:
     except ValueError as exc:
         raise ConfigError(path, "parsing", str(exc)) from None
     return Config(
-        base_url=file.site.base_url, sections=file.sections, crawl=file.crawl, drift=file.drift, discovery=file.discovery,
+        base_url=file.site.base_url, timezone=file.site.timezone, sections=file.sections, crawl=file.crawl, drift=file.drift, discovery=file.discovery,
         schedule=file.schedule, alerts=file.alerts, parsing=file.parsing, rules=rules, path=str(path),
     )
 

@@ -34,7 +34,15 @@ from crawler.config import ALERT_MODES, AlertSettings, parse_addresses, valid_ad
 from storage import outbox
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, OPERATIONS, PendingAlert
-from storage.textops import clean_text, one_line, paragraph_changes, render_changes_html, render_changes_text
+from storage.textops import (
+    SITE_TIMEZONE,
+    clean_text,
+    local_time,
+    one_line,
+    paragraph_changes,
+    render_changes_html,
+    render_changes_text,
+)
 
 MODES = ALERT_MODES
 TLS_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
@@ -254,7 +262,7 @@ def _version_note(alert: PendingAlert) -> str:
     return f"版本 {alert.previous_version} → {alert.version}"
 
 
-def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]:
+def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, zone: str) -> list[str]:
     ind = "   "
     out = [f"{n}. {_title(alert)}"]
     meta = _meta(alert)
@@ -277,7 +285,7 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings) -> list[str]
             if len(changes) > MAX_CHANGES:
                 out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
     else:
-        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=_one_line(alert.created_at)))
+        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, zone)))
     return out
 
 
@@ -286,9 +294,9 @@ def _ops_text(n: int, alert: PendingAlert) -> list[str]:
     return [f"{n}. {first}", *("   " + line for line in rest)]
 
 
-def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
+def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str) -> str:
     first = alerts[0]
-    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first)}：{_summary(_counts(alerts))}"]
+    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first, zone)}：{_summary(_counts(alerts))}"]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
         out += ["", f"【{_OPS_HEAD}】"]
@@ -304,15 +312,15 @@ def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
         for i, alert in enumerate(group, 1):
             if i > 1:
                 out.append("")
-            out += _entry_text(i, alert, config)
-    out += ["", "-- ", "barwatch 自动发送，请勿回复。"]
+            out += _entry_text(i, alert, config, zone)
+    out += ["", "-- ", f"barwatch 自动发送，请勿回复。时间为 {zone} 时间。"]
     return clean_text("\n".join(out) + "\n")
 
 
-def _run_label(alert: PendingAlert) -> str:
+def _run_label(alert: PendingAlert, zone: str) -> str:
     if alert.run_id is None:
         return "发现"
-    when = f"（{_one_line(alert.run_started_at)} 开始）" if alert.run_started_at else ""
+    when = f"（{local_time(alert.run_started_at, zone)} 开始）" if alert.run_started_at else ""
     return f"第 {alert.run_id} 次抓取{when}发现"
 
 
@@ -327,7 +335,7 @@ def _link(url: str | None, label: str) -> str:
     return _esc(label)
 
 
-def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
+def _entry_html(alert: PendingAlert, config: AlertSettings, zone: str) -> str:
     parts = [f"<li><b>{_link(alert.url, _title(alert))}</b>"]
     meta = _meta(alert)
     if meta:
@@ -352,7 +360,7 @@ def _entry_html(alert: PendingAlert, config: AlertSettings) -> str:
             if len(changes) > MAX_CHANGES:
                 parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
     else:
-        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=_one_line(alert.created_at)))}</p>")
+        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, zone)))}</p>")
     parts.append("</li>")
     return "".join(parts)
 
@@ -368,12 +376,12 @@ _STYLE = (
 )
 
 
-def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
+def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str) -> str:
     first = alerts[0]
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
         f"<style>{_STYLE}</style></head><body>",
-        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first))}：{_esc(_summary(_counts(alerts)))}</p>",
+        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first, zone))}：{_esc(_summary(_counts(alerts)))}</p>",
     ]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
@@ -384,7 +392,7 @@ def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
         group = [a for a in alerts if a.kind == kind]
         if group:
             out.append(f"<h3>{_esc(_SECTION_HEAD[kind])}</h3><ol>")
-            out += [_entry_html(a, config) for a in group]
+            out += [_entry_html(a, config, zone) for a in group]
             out.append("</ol>")
     out.append("<p><small>barwatch 自动发送，请勿回复。</small></p></body></html>")
     return clean_text("\n".join(out) + "\n")
@@ -407,8 +415,10 @@ def compose(
     now: datetime,
     sender: str | None = None,
     recipients: Sequence[str] = (),
+    zone: str = SITE_TIMEZONE,
 ) -> Message:
-    """One multipart/alternative mail (text/plain + text/html, UTF-8) for these alerts."""
+    """One multipart/alternative mail (text/plain + text/html, UTF-8) for these alerts;
+    times in it are wall-clock times in ``zone`` (the config's ``[site] timezone``)."""
     msg = EmailMessage()
     msg["Subject"] = subject_for(alerts, config)
     if sender:
@@ -423,8 +433,8 @@ def compose(
     if alerts[0].run_id is not None:
         msg["X-Barwatch-Run"] = str(alerts[0].run_id)
     # base64 keeps the Chinese text intact through any relay, 8BITMIME or not.
-    msg.set_content(_text_part(alerts, config), subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(_html_part(alerts, config), subtype="html", charset="utf-8", cte="base64")
+    msg.set_content(_text_part(alerts, config, zone), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_html_part(alerts, config, zone), subtype="html", charset="utf-8", cte="base64")
     return Message(alerts[0].run_id, tuple(a.id for a in alerts), msg)
 
 
@@ -434,6 +444,7 @@ def build_messages(
     now: datetime,
     sender: str | None = None,
     recipients: Sequence[str] = (),
+    zone: str = SITE_TIMEZONE,
 ) -> list[Message]:
     """The mails for every sendable pending alert: one per crawl run, or one per alert."""
     alerts = outbox.pending_alerts(archive, config.kinds)
@@ -444,7 +455,7 @@ def build_messages(
         for a in alerts:
             by_run.setdefault(a.run_id, []).append(a)
         groups = list(by_run.values())
-    return [compose(g, config, now, sender, recipients) for g in groups]
+    return [compose(g, config, now, sender, recipients, zone) for g in groups]
 
 
 # --------------------------------------------------------------------------- sending
@@ -536,6 +547,7 @@ def notify(
     smtp: SmtpSettings | None,
     dry_run: bool = False,
     out: TextIO | None = None,
+    zone: str = SITE_TIMEZONE,
 ) -> NotifyResult:
     """Mail the pending alerts. ``dry_run`` prints them to ``out`` and marks nothing."""
     out = sys.stdout if out is None else out
@@ -546,7 +558,7 @@ def notify(
         if not recipients:
             raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
     sender = smtp.mail_from if smtp else None
-    messages = build_messages(archive, config, archive.clock(), sender, recipients)
+    messages = build_messages(archive, config, archive.clock(), sender, recipients, zone)
     result = NotifyResult(composed=len(messages))
 
     if dry_run:
@@ -586,7 +598,8 @@ def notify(
     return result
 
 
-def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None,
+               out: TextIO | None = None, zone: str = SITE_TIMEZONE) -> int:
     """``barwatch notify``: settings from the config's [alerts], SMTP from the environment.
 
     Returns an exit code: 0 sent (or nothing to send), 1 the server failed (entries stay
@@ -598,7 +611,7 @@ def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ:
         smtp = None if dry_run else SmtpSettings.from_env(environ)
         # Two senders at once (cron and the daemon, say) could mail the same entries twice.
         with CrawlLock(archive.path, "notify"):
-            result = notify(archive, config, smtp, dry_run=dry_run, out=out)
+            result = notify(archive, config, smtp, dry_run=dry_run, out=out, zone=zone)
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2

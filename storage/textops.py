@@ -15,6 +15,8 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 # The fields whose change is an edit (SITE.md: "An edit is a change in title, date,
 # author, source or body text"). The view counter and page chrome are not among them.
@@ -263,6 +265,24 @@ def one_line(text: str | None) -> str:
     """``clean_text`` on one line: every whitespace run (newlines included) is one space,
     the ends stripped. For mail headers, terminal one-liners and XML attributes."""
     return _ONE_LINE_WS_RE.sub(" ", clean_text(text) or "").strip()
+
+
+# --------------------------------------------------------------------------- times
+SITE_TIMEZONE = "Asia/Shanghai"  # the site's, and its readers' (config: [site] timezone)
+
+
+def local_time(stamp: str | None, zone: str = SITE_TIMEZONE) -> str:
+    """A stored UTC time (``2026-11-29T19:14:11Z``) as its readers' wall-clock time,
+    ``2026-11-30 03:14``. Stored values stay UTC; ``published`` is already the site's
+    local date and never goes through here. Anything unparsable is shown as it is."""
+    text = one_line(stamp)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 # --------------------------------------------------------------------------- decoding failures

@@ -124,7 +124,9 @@ BROKEN = [
     ('[site]\nbase_url = "ftp://x"\n[[sections]]\nname="x"\nlist_url="/a?p={page}"\n', "site.base_url",
      "must be an http(s) URL such as https://www.lawyers.org.cn, got 'ftp://x'"),
     (SITE, "sections", "at least one [[sections]] table with name and list_url is required"),
-    (SITE + "sections = []\n", "site.sections", "unknown key (known: base_url)"),  # TOML: the key is in [site]
+    (SITE + "sections = []\n", "site.sections", "unknown key (known: base_url, timezone)"),  # TOML: the key is in [site]
+    (SITE + "timezone = 'Beijing'\n[[sections]]\nname='x'\nlist_url='/a?p={page}'\n", "site.timezone",
+     "not a time zone name (IANA, e.g. Asia/Shanghai): 'Beijing'"),
     (SITE + '[sections]\nname="x"\n', "sections", "expected [[sections]] tables (double brackets: an array of tables)"),
     (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, parsing)"),
     (GOOD + "[crawl]\ndelay = 1\n", "crawl.delay",

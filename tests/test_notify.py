@@ -207,7 +207,7 @@ def test_digest_text_part_literally(archive, server):
     [msg] = server.handler.messages()
     assert msg["Subject"] == "【barwatch】上海律协网站：1 篇新文章，1 篇修改，1 篇删除"
     assert text_of(msg) == (
-        "上海律协网站（www.lawyers.org.cn）第 2 次抓取（2024-05-02T08:00:00Z 开始）发现：1 篇新文章，1 篇修改，1 篇删除\n"
+        "上海律协网站（www.lawyers.org.cn）第 2 次抓取（2024-05-02 16:00 开始）发现：1 篇新文章，1 篇修改，1 篇删除\n"
         "\n"
         "【新文章】\n"
         "1. 新文章标题\n"
@@ -229,10 +229,10 @@ def test_digest_text_part_literally(archive, server):
         "1. 将删除的文章\n"
         "   日期：2024-05-01｜栏目：协会动态｜作者：张三\n"
         f"   链接：{url(2)}\n"
-        "   该文章已从网站删除（2024-05-02T08:00:00Z 发现）。\n"
+        "   该文章已从网站删除（2024-05-02 16:00 发现）。\n"
         "\n"
         "-- \n"
-        "barwatch 自动发送，请勿回复。\n"
+        "barwatch 自动发送，请勿回复。时间为 Asia/Shanghai 时间。\n"
     )
 
 
@@ -731,7 +731,7 @@ def test_digest_puts_operations_notices_first_in_a_block_of_their_own():
     assert m.subject == "【barwatch】上海律协网站：2 条运行通知，1 篇新文章"
     assert m.alert_ids == (1, 2, 3)
     assert m.text() == (
-        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02T07:00:00Z 开始）发现：2 条运行通知，1 篇新文章\n"
+        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02 15:00 开始）发现：2 条运行通知，1 篇新文章\n"
         "\n"
         "【运行通知】\n"
         "1. 抓取失败：第 5 次抓取没有取得任何页面。\n"
@@ -748,7 +748,7 @@ def test_digest_puts_operations_notices_first_in_a_block_of_their_own():
         "   ……\n"
         "\n"
         "-- \n"
-        "barwatch 自动发送，请勿回复。\n"
+        "barwatch 自动发送，请勿回复。时间为 Asia/Shanghai 时间。\n"
     )
     html = m.html()
     assert (
@@ -773,7 +773,7 @@ def test_per_article_mode_sends_each_operations_notice_as_its_own_mail():
         "【barwatch】上海律协网站新文章：文章1",
     ]
     assert messages[0].text() == (
-        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02T07:00:00Z 开始）发现：1 条运行通知\n"
+        "上海律协网站（www.lawyers.org.cn）第 5 次抓取（2024-05-02 15:00 开始）发现：1 条运行通知\n"
         "\n"
         "【运行通知】\n"
         "1. 抓取失败：第 5 次抓取没有取得任何页面。\n"
@@ -781,7 +781,7 @@ def test_per_article_mode_sends_each_operations_notice_as_its_own_mail():
         "   请检查网络。\n"
         "\n"
         "-- \n"
-        "barwatch 自动发送，请勿回复。\n"
+        "barwatch 自动发送，请勿回复。时间为 Asia/Shanghai 时间。\n"
     )
     assert "<a " not in messages[0].html()  # no article links in a notice
     assert len({m.email["Message-ID"] for m in messages}) == 2
@@ -813,6 +813,15 @@ def test_an_article_back_after_removal_is_its_own_alert(archive, server):
         "1. 删了又回来的文章",
         "   日期：2024-05-01｜栏目：协会动态｜作者：张三",
         f"   链接：{url(2)}",
-        "   该文章曾从网站删除，现已恢复（2024-05-02T08:00:00Z 发现）。",
+        "   该文章曾从网站删除，现已恢复（2024-05-02 16:00 发现）。",
     ]
-    assert "该文章曾从网站删除，现已恢复（2024-05-02T08:00:00Z 发现）。" in html_of(msg)
+    assert "该文章曾从网站删除，现已恢复（2024-05-02 16:00 发现）。" in html_of(msg)
+
+
+def test_times_in_mail_are_in_the_configured_zone(archive, server):
+    crawl(archive, [rec(1, "基线")])
+    crawl(archive, [rec(1, "基线"), rec(2, "新的")])
+    notify(archive, AlertSettings(), settings(server.port), zone="UTC")
+    text = text_of(server.handler.messages()[-1])
+    assert "第 2 次抓取（2024-05-02 08:00 开始）发现" in text
+    assert text.endswith("barwatch 自动发送，请勿回复。时间为 UTC 时间。\n")

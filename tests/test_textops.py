@@ -5,6 +5,7 @@ from storage.textops import (
     Segment,
     char_segments,
     content_hash,
+    local_time,
     normalize_text,
     paragraph_changes,
     render_changes_html,
@@ -110,3 +111,18 @@ def test_unified_diff_shows_edited_paragraph():
         "-第二段。",
         "+第二段改。",
     ]
+
+
+@pytest.mark.parametrize(
+    "stamp,zone,shown",
+    [
+        ("2026-11-29T19:14:11Z", "Asia/Shanghai", "2026-11-30 03:14"),  # the next day in Shanghai
+        ("2026-11-29T19:14:11Z", "UTC", "2026-11-29 19:14"),
+        ("2026-07-01T12:00:00Z", "Europe/London", "2026-07-01 13:00"),  # summer time
+        ("2026-11-29T19:14:11", "Asia/Shanghai", "2026-11-30 03:14"),  # no zone: stored values are UTC
+        ("not a time", "Asia/Shanghai", "not a time"),
+        (None, "Asia/Shanghai", ""),
+    ],
+)
+def test_local_time(stamp, zone, shown):
+    assert local_time(stamp, zone) == shown
