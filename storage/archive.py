@@ -555,7 +555,6 @@ class Archive:
         new_hash = content_hash(record)
         with self.write() as conn:
             old = self.get_article(aid)
-            stored_body = None if old is None else old["body"]
             if old is not None and old.get("published_from") not in (None, "page"):
                 # The page's own reading, for the comparison; the stored list/issue date stays.
                 old = {**old, "_stored_published": old["published"], "published": None}
@@ -621,7 +620,7 @@ class Archive:
                     # body it replaces moves into that version's row now.
                     conn.execute(
                         "UPDATE versions SET body = ? WHERE article_id = ? AND version = ?",
-                        [stored_body, aid, old["version"]],
+                        [old["body"], aid, old["version"]],
                     )
                 cols = ["article_id", "version", "fetched_at", *CONTENT_FIELDS, "content_hash", "diff", "run_id", "note"]
                 content = [None if f == "body" else record.get(f) for f in CONTENT_FIELDS]

@@ -582,10 +582,6 @@ def search_sql(columns: str, *, expr: str, title_expr: str, query: str, section:
     then by rank, then newest first (by search key: the date published, else first
     archived). ``since`` is a rowid range; ``section`` filters inside the FTS5 queries.
     """
-    # Only the few distinct sections are folded, once (materialised, and kept out of the
-    # DISTINCT, where SQLite would push the test down to every row); the keys of their
-    # articles become one temporary b-tree. The "+" keeps the test away from FTS5, which
-    # would otherwise be asked once per key and lose its rowid order.
     in_section = _in_section(section)
     window = f"[{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH"
 

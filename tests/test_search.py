@@ -137,13 +137,10 @@ def test_removed_articles_are_not_searchable(tmp_path):
         assert archive.get_article("6331c7bb2c8d5e80d451f82e2f88ce96")["search_key"] is None
 
 
-def index_dump(conn) -> dict[str, list[tuple]]:
+def index_dump(conn) -> list[tuple]:
     """Every token instance the index holds, as (term, rowid, column, offset)."""
-    dump = {}
-    for table in (search.FTS_TABLE,):
-        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{table} USING fts5vocab(main, {table}, 'instance')")
-        dump[table] = conn.execute(f"SELECT term, doc, col, offset FROM temp.vocab_{table} ORDER BY 1, 2, 3, 4").fetchall()
-    return dump
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, {search.FTS_TABLE}, 'instance')")
+    return conn.execute("SELECT term, doc, col, offset FROM temp.vocab ORDER BY 1, 2, 3, 4").fetchall()
 
 
 def test_an_edit_is_searchable_at_once_and_the_old_text_is_gone(tmp_path):
@@ -173,7 +170,7 @@ def test_the_index_after_edits_removals_and_returns_is_the_index_rebuilt_from_sc
         assert archive.record_article(run, fixture_record(removed)) == "unchanged"  # back from removal
         archive.finish_run(run, requests=5)
         live = index_dump(archive.conn)
-        assert len(live[search.FTS_TABLE]) > 7_000
+        assert len(live) > 7_000
         with archive.write() as conn:
             assert search.rebuild(conn) == len(fixture_records())
         assert index_dump(archive.conn) == live
@@ -191,7 +188,7 @@ def test_index_entry_runs_inside_the_callers_transaction(tmp_path):
         assert ids(search.search(archive.db, "临时")) == ["x1"]
         conn.rollback()
         # Had index_entry committed, the rollback would leave a row behind.
-        assert index_dump(conn) == {search.FTS_TABLE: []}
+        assert index_dump(conn) == []
 
 
 def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain_sql(tmp_path):
@@ -224,14 +221,14 @@ def test_the_index_is_rebuilt_when_it_cannot_be_kept_up_row_by_row(tmp_path, mon
     build_fixture_archive(path).close()
     with Archive(path) as archive:
         clean_by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
-                       for t, k, c, o in index_dump(archive.conn)[search.FTS_TABLE]}
+                       for t, k, c, o in index_dump(archive.conn)}
         with archive.write() as conn:
             # A rowid renumbered, as VACUUM may do: the index does not depend on rowids.
             conn.execute("UPDATE articles SET rowid = 1000 WHERE id = ?", [MIRROR])
             search.ensure_schema(conn)
         assert ids(search.search(archive.db, "支部书记工作会议"))[0] == MIRROR
         by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
-                 for t, k, c, o in index_dump(archive.conn)[search.FTS_TABLE]}
+                 for t, k, c, o in index_dump(archive.conn)}
         assert by_id == clean_by_id
         # A row edited with plain SQL: barwatch's next update of it cannot tell the index
         # what it held, so it marks the index for a rebuild rather than corrupting it.
