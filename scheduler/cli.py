@@ -317,7 +317,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from storage.textops import paragraph_changes, summarize_changes
+    from storage.diffs import paragraph_changes, summarize_changes
 
     archive = _open_archive(args)
     article_id = _article_id(archive, args.article)
@@ -339,7 +339,7 @@ def cmd_history(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from storage.textops import paragraph_changes, render_changes_ansi, render_changes_text
+    from storage.diffs import paragraph_changes, render_changes
 
     archive = _open_archive(args)
     article_id = _article_id(archive, args.article)
@@ -351,7 +351,7 @@ def cmd_diff(args) -> int:
     changes = paragraph_changes(old, new)
     colour = sys.stdout.isatty() and not args.plain and not os.environ.get("NO_COLOR")
     print(f"{_terminal(new['title'])}: version {n - 1} -> {n} ({new['fetched_at']})")
-    print(render_changes_ansi(changes) if colour else render_changes_text(changes))
+    print(render_changes(changes, "ansi" if colour else "text"))
     return 0
 
 

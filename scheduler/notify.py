@@ -34,15 +34,8 @@ from crawler.config import ALERT_MODES, AlertSettings, parse_addresses, valid_ad
 from storage import outbox
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, OPERATIONS, PendingAlert
-from storage.textops import (
-    SITE_TIMEZONE,
-    clean_text,
-    local_time,
-    one_line,
-    paragraph_changes,
-    render_changes_html,
-    render_changes_text,
-)
+from storage.diffs import paragraph_changes, render_changes
+from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
 
 MODES = ALERT_MODES
 TLS_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
@@ -280,7 +273,7 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, zone: str) -
             out.append(f"{ind}（修改仅涉及空白或标点写法）")
         else:
             out.append(f"{ind}{_version_note(alert)}：")
-            rendered = render_changes_text(changes[:MAX_CHANGES])
+            rendered = render_changes(changes[:MAX_CHANGES], "text")
             out += [ind + line for line in rendered.split("\n")]
             if len(changes) > MAX_CHANGES:
                 out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
@@ -356,7 +349,7 @@ def _entry_html(alert: PendingAlert, config: AlertSettings, zone: str) -> str:
             parts.append("<p>（修改仅涉及空白或标点写法）</p>")
         else:
             parts.append(f"<p>{_esc(_version_note(alert))}：</p>")
-            parts.append(render_changes_html(changes[:MAX_CHANGES]))
+            parts.append(render_changes(changes[:MAX_CHANGES], "html"))
             if len(changes) > MAX_CHANGES:
                 parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
     else:

@@ -25,7 +25,8 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from storage import search
-from storage.textops import char_segments, clean_text, one_line
+from storage.diffs import char_segments
+from storage.textops import clean_text, one_line
 
 # --------------------------------------------------------------------------- SQL functions
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row

@@ -1,20 +1,18 @@
-"""Pure text functions: normalisation, content hashing and diffing.
+"""Pure text functions: normalisation, content hashing, the unified diff, sanitising.
 
 No I/O here. What counts as an edit is decided by ``content_hash``: the fields that make
 up an article's content, each normalised so that chrome churn and typographic noise
 (full-width versus half-width colons, non-breaking spaces, doubled blanks) never look like
-an edit.
+an edit. What changed, character by character, and how it is shown: :mod:`storage.diffs`.
 """
 from __future__ import annotations
 
 import codecs
 import difflib
 import hashlib
-import html
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -82,134 +80,6 @@ def unified_diff(old: dict, new: dict, old_label: str = "previous", new_label: s
             _fields_as_lines(old), _fields_as_lines(new), fromfile=old_label, tofile=new_label, lineterm=""
         )
     )
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A run of characters in a changed paragraph: ``op`` is ``=``, ``-`` or ``+``."""
-
-    op: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ParagraphChange:
-    """One changed paragraph (or field): what it was, what it is, and the char-level runs."""
-
-    label: str
-    old: str | None
-    new: str | None
-    segments: tuple[Segment, ...]
-
-
-def char_segments(old: str, new: str) -> tuple[Segment, ...]:
-    """Character-level runs between two strings.
-
-    Chinese has no spaces, so a word diff would mark the whole paragraph; characters are
-    the unit. autojunk is off because in a long paragraph common characters like 的 would
-    otherwise be treated as junk and the match would fall apart.
-    """
-    out: list[Segment] = []
-    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            out.append(Segment("=", old[i1:i2]))
-            continue
-        if tag in ("replace", "delete"):
-            out.append(Segment("-", old[i1:i2]))
-        if tag in ("replace", "insert"):
-            out.append(Segment("+", new[j1:j2]))
-    return tuple(out)
-
-
-def paragraph_changes(old: dict, new: dict) -> list[ParagraphChange]:
-    """The changed fields and body paragraphs between two records, each with char runs.
-
-    Paragraphs are aligned with a line diff first; a replaced block is then paired
-    paragraph by paragraph so that an edited sentence shows inside its paragraph.
-    """
-    changes: list[ParagraphChange] = []
-    for f in CONTENT_FIELDS:
-        if f == "body":
-            continue
-        a, b = old.get(f) or "", new.get(f) or ""
-        if normalize_text(a) != normalize_text(b):
-            changes.append(ParagraphChange(f, a or None, b or None, char_segments(a, b)))
-    a_pars = (old.get("body") or "").split("\n")
-    b_pars = (new.get("body") or "").split("\n")
-    sm = difflib.SequenceMatcher(None, a_pars, b_pars, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            continue
-        olds, news = a_pars[i1:i2], b_pars[j1:j2]
-        for k in range(max(len(olds), len(news))):
-            a = olds[k] if k < len(olds) else None
-            b = news[k] if k < len(news) else None
-            label = f"paragraph {(j1 if b is not None else i1) + k + 1}"
-            changes.append(ParagraphChange(label, a, b, char_segments(a or "", b or "")))
-    return changes
-
-
-def _shown(segments: tuple[Segment, ...]) -> list[tuple[str, str]]:
-    """(op, text) of the runs as the renderers show them: control characters removed
-    (``clean_text``; a stored version of an older barwatch may hold them), a line break
-    shown as a space, and a run left with no text dropped."""
-    out = []
-    for seg in segments:
-        text = (clean_text(seg.text) or "").replace("\n", " ")
-        if text:
-            out.append((seg.op, text))
-    return out
-
-
-def render_changes_text(changes: list[ParagraphChange]) -> str:
-    """Plain-text form for email and terminals without colour: [-old-]{+new+} inline."""
-    blocks = []
-    for ch in changes:
-        marked = "".join(
-            t if op == "=" else (f"[-{t}-]" if op == "-" else f"{{+{t}+}}") for op, t in _shown(ch.segments)
-        )
-        blocks.append(f"{one_line(ch.label)}:\n  {marked}")
-    return "\n".join(blocks)
-
-
-def render_changes_ansi(changes: list[ParagraphChange]) -> str:
-    """Terminal form: deletions red and struck through, insertions green and underlined."""
-    blocks = []
-    for ch in changes:
-        # The text is cleaned first: the only escape sequences are the ones added here.
-        marked = "".join(
-            t if op == "=" else (f"\x1b[31;9m{t}\x1b[0m" if op == "-" else f"\x1b[32;4m{t}\x1b[0m")
-            for op, t in _shown(ch.segments)
-        )
-        blocks.append(f"\x1b[1m{one_line(ch.label)}:\x1b[0m\n  {marked}")
-    return "\n".join(blocks)
-
-
-def render_changes_html(changes: list[ParagraphChange]) -> str:
-    """HTML form (escaped): <del> and <ins> inside each changed paragraph."""
-    blocks = []
-    for ch in changes:
-        parts = []
-        for op, text in _shown(ch.segments):
-            t = html.escape(text)
-            parts.append(t if op == "=" else (f"<del>{t}</del>" if op == "-" else f"<ins>{t}</ins>"))
-        blocks.append(f"<p><b>{html.escape(one_line(ch.label))}</b><br>{''.join(parts)}</p>")
-    return "\n".join(blocks)
-
-
-def summarize_changes(changes: list[ParagraphChange], width: int = 60) -> str:
-    """One line for ``barwatch history``: which fields moved and the first inserted text."""
-    if not changes:
-        return "no content change"
-    labels = [one_line(c.label) for c in changes]
-    what = ", ".join(labels[:3]) + (f" (+{len(labels) - 3} more)" if len(labels) > 3 else "")
-    shown = [seg for c in changes for seg in _shown(c.segments)]
-    first_ins = next((one_line(t) for op, t in shown if op == "+" and one_line(t)), "")
-    first_del = next((one_line(t) for op, t in shown if op == "-" and one_line(t)), "")
-    hint = f"+「{first_ins}」" if first_ins else (f"-「{first_del}」" if first_del else "")
-    line = f"{what}: {hint}" if hint else what
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 # --------------------------------------------------------------------------- terminal columns

@@ -142,7 +142,7 @@ def test_history_shows_a_removal_and_a_return_among_the_versions(tmp_path, capsy
     assert capsys.readouterr().out.splitlines()[2:] == [
         "  v1  2026-03-01T09:00:00Z  first version",
         "  --  2026-03-01T12:00:00Z  removed from the site (HTTP 404/410)",
-        "  v2  2026-03-01T15:00:00Z  paragraph 1: +「，改过」",
+        "  v2  2026-03-01T15:00:00Z  第1段：+「，改过」",
         "  --  2026-03-01T15:00:00Z  back on the site",
     ]
 

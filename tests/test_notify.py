@@ -222,7 +222,7 @@ def test_digest_text_part_literally(archive, server):
         "   日期：2024-05-01｜栏目：协会动态｜作者：张三\n"
         f"   链接：{url(1)}\n"
         "   版本 1 → 2：\n"
-        "   paragraph 2:\n"
+        "   第2段：\n"
         "     第二段{+改了+}。\n"
         "\n"
         "【删除】\n"
@@ -395,8 +395,8 @@ def test_changed_alert_shows_the_edited_sentence(archive, server):
 
     [msg] = server.handler.messages()
     assert msg["Subject"] == "【barwatch】上海律协网站：1 篇修改"
-    assert "   版本 1 → 2：\n   paragraph 2:\n     本会将于5月1[-0-]{+2+}日召开会员大会。\n" in text_of(msg)
-    assert "<p><b>paragraph 2</b><br>本会将于5月1<del>0</del><ins>2</ins>日召开会员大会。</p>" in html_of(msg)
+    assert "   版本 1 → 2：\n   第2段：\n     本会将于5月1[-0-]{+2+}日召开会员大会。\n" in text_of(msg)
+    assert "<p class=\"barwatch-change\"><b>第2段</b><br>本会将于5月1<del>0</del><ins>2</ins>日召开会员大会。</p>" in html_of(msg)
     assert "各位会员" not in text_of(msg)  # unchanged paragraphs are not repeated
 
 
@@ -409,8 +409,8 @@ def test_changed_alert_compares_with_the_version_before_the_alerts(archive, serv
 
     texts = [text_of(m) for m in server.handler.messages()]
     assert len(texts) == 2
-    assert "   版本 1 → 2：\n   paragraph 1:\n     费用为[-1-]{+2+}00元。\n" in texts[0]
-    assert "   版本 2 → 3：\n   paragraph 1:\n     费用为[-2-]{+3+}00元。\n" in texts[1]
+    assert "   版本 1 → 2：\n   第1段：\n     费用为[-1-]{+2+}00元。\n" in texts[0]
+    assert "   版本 2 → 3：\n   第1段：\n     费用为[-2-]{+3+}00元。\n" in texts[1]
 
 
 def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):

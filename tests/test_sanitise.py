@@ -16,15 +16,8 @@ from storage import serve
 from storage.archive import Archive
 from storage.outbox import PendingAlert
 from storage.search import format_results, highlight
-from storage.textops import (
-    clean_text,
-    one_line,
-    paragraph_changes,
-    render_changes_ansi,
-    render_changes_html,
-    render_changes_text,
-    summarize_changes,
-)
+from storage.diffs import paragraph_changes, render_changes, summarize_changes
+from storage.textops import clean_text, one_line
 
 ESC, BEL, NEL, RLO = "\x1b", "\x07", "\x85", "\u202e"
 EVIL = (ESC, BEL, NEL, RLO)
@@ -131,22 +124,22 @@ NEW = {"title": "标\x1b]0;x\x07题", "body": "第一段。\n第二段\u202e改\
 
 def test_change_renderers_clean_the_text():
     changes = paragraph_changes(OLD, NEW)
-    text = render_changes_text(changes)
-    assert text == "title:\n  标{+]0;x+}题\nparagraph 2:\n  第二段{+改了+}。"
-    html = render_changes_html(changes)
+    text = render_changes(changes)
+    assert text == "标题：\n  标{+]0;x+}题\n第2段：\n  第二段{+改了+}。"
+    html = render_changes(changes, "html")
     assert not has_control(html) and "<ins>改了</ins>" in html
-    ansi = render_changes_ansi(changes)
+    ansi = render_changes(changes, "ansi")
     # Only the renderer's own SGR sequences: ESC followed by "[<digits;>m".
     assert ansi.replace("\x1b[31;9m", "").replace("\x1b[32;4m", "").replace("\x1b[0m", "").replace("\x1b[1m", "") == (
-        "title:\n  标]0;x题\nparagraph 2:\n  第二段改了。"
+        "标题：\n  标]0;x题\n第2段：\n  第二段改了。"
     )
     line = summarize_changes(changes)
-    assert not has_control(line) and line == "title, paragraph 2: +「]0;x」"
+    assert not has_control(line) and line == "标题、第2段：+「]0;x」"
 
 
 def test_a_change_of_only_controls_shows_nothing_inserted():
     changes = paragraph_changes({"body": "正文"}, {"body": "正\x1b文"})
-    assert render_changes_text(changes) == "paragraph 1:\n  正文"
+    assert render_changes(changes) == "第1段：\n  正文"
 
 
 def test_format_results_and_highlight_clean_for_the_terminal():

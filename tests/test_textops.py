@@ -1,18 +1,8 @@
 """Normalisation, hashing and diffing: pure functions, checked from tables of cases."""
 import pytest
 
-from storage.textops import (
-    Segment,
-    char_segments,
-    content_hash,
-    local_time,
-    normalize_text,
-    paragraph_changes,
-    render_changes_html,
-    render_changes_text,
-    summarize_changes,
-    unified_diff,
-)
+from storage.diffs import Segment, char_segments, paragraph_changes, render_changes, summarize_changes, trimmed
+from storage.textops import content_hash, local_time, normalize_text, unified_diff
 
 NORMALIZE_CASES = [
     ("", ""),
@@ -82,21 +72,68 @@ def test_paragraph_changes_pairs_edited_paragraph():
     old = dict(BASE, body="第一段。\n律师协会于周一召开会议，研究部署工作。\n第三段。")
     new = dict(BASE, body="第一段。\n律师协会于周二召开会议，研究部署工作。\n第三段。")
     changes = paragraph_changes(old, new)
-    assert [c.label for c in changes] == ["paragraph 2"]
-    assert render_changes_text(changes) == "paragraph 2:\n  律师协会于周[-一-]{+二+}召开会议，研究部署工作。"
-    assert summarize_changes(changes) == "paragraph 2: +「二」"
+    assert [c.label for c in changes] == ["第2段"]
+    assert render_changes(changes) == "第2段：\n  律师协会于周[-一-]{+二+}召开会议，研究部署工作。"
+    assert summarize_changes(changes) == "第2段：+「二」"
 
 
 def test_paragraph_changes_fields_and_added_paragraph():
     new = dict(BASE, title="新标题", body="第一段。\n第二段。\n第三段。")
     changes = paragraph_changes(BASE, new)
-    assert [(c.label, c.old, c.new) for c in changes] == [("title", "标题", "新标题"), ("paragraph 3", None, "第三段。")]
-    assert summarize_changes([]) == "no content change"
+    assert [(c.label, c.old, c.new) for c in changes] == [("标题", "标题", "新标题"), ("第3段", None, "第三段。")]
+    assert summarize_changes(changes) == "标题、第3段：+「新」"
+    assert summarize_changes([]) == "无内容修改"
 
 
 def test_render_changes_html_escapes():
     changes = paragraph_changes(dict(BASE, body="<b>x</b>"), dict(BASE, body="<b>y</b>"))
-    assert render_changes_html(changes) == "<p><b>paragraph 1</b><br>&lt;b&gt;<del>x</del><ins>y</ins>&lt;/b&gt;</p>"
+    assert render_changes(changes, "html") == (
+        '<p class="barwatch-change"><b>第1段</b><br>&lt;b&gt;<del>x</del><ins>y</ins>&lt;/b&gt;</p>'
+    )
+
+
+# A long paragraph with one phrase changed: only its sentence is shown, the rest is "…".
+LONG_OLD = (
+    "上海市律师协会于2024年5月2日召开第十二届理事会第五次会议。会议由会长主持，全体理事出席。"
+    "会议审议通过了关于加强青年律师培养的若干意见。会议还听取了各专门委员会的工作汇报，并对下半年工作作出部署。"
+)
+LONG_NEW = LONG_OLD.replace("若干意见", "若干意见（试行）")
+
+
+def test_a_long_paragraph_is_trimmed_to_the_sentence_around_the_change():
+    changes = paragraph_changes({"body": LONG_OLD}, {"body": LONG_NEW})
+    assert render_changes(changes) == "第1段：\n  …会议审议通过了关于加强青年律师培养的若干意见{+（试行）+}。…"
+    assert render_changes(changes, "html") == (
+        '<p class="barwatch-change"><b>第1段</b><br>…会议审议通过了关于加强青年律师培养的若干意见'
+        "<ins>（试行）</ins>。…</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    "old,new,shown",
+    [
+        # Context longer than CONTEXT characters on a side is cut to it.
+        ("甲" * 50 + "乙" + "丙" * 50, "甲" * 50 + "丁" + "丙" * 50,
+         "…" + "甲" * 40 + "[-乙-]{+丁+}" + "丙" * 40 + "…"),
+        # Two changes in one sentence keep the text between them.
+        ("一二三四五六。", "一2三四五6。", "一[-二-]{+2+}三四五[-六-]{+6+}。"),
+        # Two changes sentences apart: each keeps its sentence, the middle is "…".
+        ("甲改。中间一句话。再一句。乙改。", "甲变。中间一句话。再一句。乙变。",
+         "甲[-改-]{+变+}。…乙[-改-]{+变+}。"),
+        # A change at the very start or end has no ellipsis on that side.
+        ("开头。后面。", "新开头。后面。", "{+新+}开头。…"),
+        ("前面。结尾", "前面。结尾了", "…结尾{+了+}"),
+    ],
+)
+def test_trimming_cases(old, new, shown):
+    (change,) = paragraph_changes({"body": old}, {"body": new})
+    assert render_changes([change]).split("\n  ", 1)[1] == shown
+
+
+def test_long_inserted_run_is_cut_but_the_page_form_is_whole():
+    (change,) = paragraph_changes({"body": "甲。"}, {"body": "甲。" + "新" * 400})
+    assert [s.text for s in trimmed(change)] == ["…", "新" * 299 + "…"]
+    assert [s.text for s in trimmed(change, max_run=None)] == ["…", "新" * 400]
 
 
 def test_unified_diff_shows_edited_paragraph():
