@@ -12,7 +12,7 @@ tables are errors. Keys that moved are still read from their old place, with a w
 
 Public API: ``load_config(path | None)``, ``parse_config(raw, path)``, ``Config`` (with
 ``Section``, ``CrawlSettings``, ``DriftSettings``, ``ScheduleSettings``,
-``AlertSettings``), ``ConfigError``, ``RENAMED``, ``DEFAULT_CONFIG_PATH``, and the
+``AlertSettings``, ``WebSettings``), ``ConfigError``, ``RENAMED``, ``DEFAULT_CONFIG_PATH``, and the
 address helpers ``parse_addresses`` / ``valid_address`` shared with ``scheduler.notify``.
 """
 from __future__ import annotations
@@ -258,6 +258,28 @@ class AlertSettings(_Model):
         return tuple(r for r in recipients if r)
 
 
+def _check_public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch (got {value!r})")
+    return value.rstrip("/")
+
+
+class WebSettings(_Model):
+    """``[web]``: where operators read the archive.
+
+    ``public_url``: the archive's address in Datasette as readers reach it (the database
+    page, e.g. ``https://barwatch.example.org/barwatch``). With it, mail links a removed
+    article to its archived page ``<public_url>/-/article/<id>``; without it the mail
+    carries the removed article's text instead.
+    """
+
+    public_url: Annotated[Str, AfterValidator(_check_public_url)] | None = None
+
+    def article_url(self, article_id: str) -> str | None:
+        return f"{self.public_url}/-/article/{article_id}" if self.public_url else None
+
+
 class Config(_Model):
     """A whole, valid configuration. ``rules`` is ``[parsing]`` built into ParseRules;
     ``parsing`` is that table as written (kept for compatibility)."""
@@ -270,6 +292,7 @@ class Config(_Model):
     discovery: DiscoverySettings = DiscoverySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
     parsing: dict[str, Any] = Field(default_factory=dict)
     rules: InstanceOf[ParseRules]
     path: Str = str(DEFAULT_CONFIG_PATH)
@@ -325,6 +348,7 @@ class _ConfigFile(_Model):
     discovery: DiscoverySettings = DiscoverySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
     parsing: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -502,8 +526,9 @@ def parse_config(raw: dict, path: str | Path = "<config>") -> Config:
     except ValueError as exc:
         raise ConfigError(path, "parsing", str(exc)) from None
     return Config(
-        base_url=file.site.base_url, timezone=file.site.timezone, sections=file.sections, crawl=file.crawl, drift=file.drift, discovery=file.discovery,
-        schedule=file.schedule, alerts=file.alerts, parsing=file.parsing, rules=rules, path=str(path),
+        base_url=file.site.base_url, timezone=file.site.timezone, sections=file.sections, crawl=file.crawl,
+        drift=file.drift, discovery=file.discovery,
+        schedule=file.schedule, alerts=file.alerts, web=file.web, parsing=file.parsing, rules=rules, path=str(path),
     )
 
 

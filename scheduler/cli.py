@@ -394,8 +394,9 @@ def cmd_search(args) -> int:
 def cmd_serve(args) -> int:
     from storage.serve import serve
 
+    config = _load_config(args)
     _open_archive(args).close()  # a missing or old archive is said here, not by Datasette
-    serve(args.db, host=args.host, port=args.port)
+    serve(args.db, host=args.host, port=args.port, zone=config.timezone)
     return 0
 
 
@@ -512,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "serve", cmd_serve, "Browse and search the archive in Datasette on 127.0.0.1.",
                  "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/")
-    _db(p)
+    _db(p), _config(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8001)
 

@@ -62,6 +62,7 @@ class PendingAlert:
     previous_version: int | None = None
     notice: str | None = None  # operations notices only: the message
     incident: str | None = None  # operations notices only: the incident key
+    channel: str | None = None  # the name of the channel the article was found on
 
     @property
     def title(self) -> str | None:
@@ -75,31 +76,52 @@ def _select(prefix: str, alias: str) -> str:
     return ", ".join(f"{column(f)} AS {prefix}{f}" for f in CONTENT)
 
 
-_PENDING_SQL = f"""
+_ALERTS_SQL = f"""
 SELECT a.id, a.article_id, a.kind, a.run_id, a.version, a.created_at, a.attempts, a.last_error,
        a.notice, a.incident,
        r.status AS run_status, r.started_at AS run_started_at,
-       ar.url AS url, ar.section AS section, ar.status AS article_status,
+       ar.url AS url, ar.section AS section, ar.status AS article_status, c.name AS channel,
        {_select("ar_", "ar")},
        v.version AS v_version, {_select("v_", "v")},
        p.version AS p_version, {_select("p_", "p")}
 FROM alerts a
 LEFT JOIN crawl_runs r ON r.id = a.run_id
 LEFT JOIN articles ar ON ar.id = a.article_id
+LEFT JOIN channels c ON c.url_template = ar.channel
 LEFT JOIN versions v ON v.article_id = a.article_id AND v.version = a.version
 LEFT JOIN versions p ON a.kind = 'changed' AND p.article_id = a.article_id AND p.version = (
     SELECT MAX(pv.version) FROM versions pv WHERE pv.article_id = a.article_id AND pv.version < a.version
 )
-WHERE a.sent_at IS NULL AND (a.kind IN ({{kinds}}) OR a.kind = '{OPERATIONS}') AND NOT ({_WAITING}) AND NOT ({_HELD})
-ORDER BY a.run_id, a.id
+WHERE NOT ({_WAITING}) AND NOT ({_HELD}) AND {{where}}
+ORDER BY {{order}}
 """
 
 
 def pending_alerts(archive, kinds: Iterable[str] | None = KINDS) -> list[PendingAlert]:
     """Unsent alerts of ``kinds`` that may be mailed now (not waiting, not held), oldest run first."""
     kinds = tuple(KINDS if kinds is None else kinds) or ("",)
-    sql = _PENDING_SQL.replace("{kinds}", ", ".join("?" for _ in kinds))
-    cursor = archive.db.execute(sql, list(kinds))
+    where = f"a.sent_at IS NULL AND (a.kind IN ({', '.join('?' for _ in kinds)}) OR a.kind = '{OPERATIONS}')"
+    return _alerts(archive.conn, where, list(kinds), "a.run_id, a.id")
+
+
+def announced(conn, limit: int = 50, channel: str | None = None) -> list[PendingAlert]:
+    """The newest article alerts (new, changed, removed, restored) whether mailed or not,
+    newest first: what the feed and the landing page list. Like the mail, they leave out
+    a run still running and the changes of a held run; the baseline raised none.
+    ``channel``: only articles found on the channel of that name (channels.name)."""
+    where = f"a.kind IN ({', '.join('?' for _ in KINDS)})"
+    params: list = list(KINDS)
+    if channel is not None:
+        where += " AND ar.channel IN (SELECT url_template FROM channels WHERE name = ?)"
+        params.append(channel)
+    return _alerts(conn, where, params, "a.created_at DESC, a.id DESC", limit)
+
+
+def _alerts(conn, where: str, params: list, order: str, limit: int | None = None) -> list[PendingAlert]:
+    sql = _ALERTS_SQL.replace("{where}", where).replace("{order}", order)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     out = []
     for values in cursor.fetchall():
@@ -127,6 +149,7 @@ def pending_alerts(archive, kinds: Iterable[str] | None = KINDS) -> list[Pending
                 previous_version=row["p_version"],
                 notice=row["notice"],
                 incident=row["incident"],
+                channel=row["channel"],
             )
         )
     return out

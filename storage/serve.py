@@ -16,6 +16,9 @@ from pathlib import Path
 
 from storage import search
 from storage.schema import version_body_sql
+from storage.textops import SITE_TIMEZONE
+
+PLUGIN_NAME = "barwatch"  # the plugin's name (pyproject's datasette entry point) and config key
 
 # Canned queries. Why each one exists is in its description (shown on its page).
 # The same ranking as `barwatch search` (search.search_sql); section and since are
@@ -311,8 +314,9 @@ SETTINGS = {
 }
 
 
-def build_metadata(db_name: str) -> dict:
-    """Datasette metadata for an archive served under the name ``db_name``."""
+def build_metadata(db_name: str, zone: str = SITE_TIMEZONE) -> dict:
+    """Datasette metadata for an archive served under the name ``db_name``; the pages and
+    the feed show times in ``zone`` (the config's ``[site] timezone``)."""
     tables = {}
     for name, meta in TABLES.items():
         meta = json.loads(json.dumps(meta))  # a copy per call
@@ -321,6 +325,8 @@ def build_metadata(db_name: str) -> dict:
         tables[name] = meta
     return {
         "title": "barwatch · 东方律师网存档",
+        # Read by the plugin's pages and feed: datasette.plugin_config("barwatch").
+        "plugins": {PLUGIN_NAME: {"timezone": zone}},
         "description_html": (
             "Archive and change monitor of the Shanghai Bar Association's news site "
             '(<a href="https://www.lawyers.org.cn">www.lawyers.org.cn</a>). '
@@ -383,11 +389,11 @@ def _register_plugin() -> None:
 
     from storage import datasette_plugin
 
-    if not pm.is_registered(datasette_plugin) and pm.get_plugin("barwatch") is None:
-        pm.register(datasette_plugin, name="barwatch")
+    if not pm.is_registered(datasette_plugin) and pm.get_plugin(PLUGIN_NAME) is None:
+        pm.register(datasette_plugin, name=PLUGIN_NAME)
 
 
-def build_datasette(db_path: str | Path, settings: dict | None = None):
+def build_datasette(db_path: str | Path, settings: dict | None = None, zone: str = SITE_TIMEZONE):
     """A Datasette over the archive at ``db_path`` with barwatch's metadata and plugin.
 
     The schema (and search index) is brought up to date first, so the first search on an
@@ -404,18 +410,18 @@ def build_datasette(db_path: str | Path, settings: dict | None = None):
     _register_plugin()
     ds = Datasette(
         files=[str(path)],
-        metadata=build_metadata(path.stem),
+        metadata=build_metadata(path.stem, zone),
         settings={**SETTINGS, **(settings or {})},
         cors=False,
     )
     return ds
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, zone: str = SITE_TIMEZONE) -> None:
     """Run Datasette over the archive until interrupted (uvicorn, one worker)."""
     import uvicorn
 
-    ds = build_datasette(db_path)
+    ds = build_datasette(db_path, zone=zone)
     asyncio.run(ds.invoke_startup())
     print(f"barwatch: serving {db_path} at http://{host}:{port}/{Path(db_path).stem}", file=sys.stderr, flush=True)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)

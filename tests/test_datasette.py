@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import datasette_plugin, serve
+from storage.datasette_plugin import chart
 from storage.archive import Archive
 from storage.schema import TABLES
 from tests.test_search import GUIDE, MIRROR, build_fixture_archive, fixture_record, fixture_records, stepping_clock
@@ -252,12 +253,12 @@ def test_chart_page(ds):
 
 def test_chart_svg_fills_gaps_and_groups_small_sections():
     rows = [("2024-11", "甲", 2), ("2025-01", "乙", 1), ("2025-01", "丙", 1)]
-    svg = datasette_plugin.chart_svg(rows, max_sections=2)
+    svg = chart.chart_svg(rows, max_sections=2)
     # With room for two colours, 甲 keeps its own and 乙 and 丙 share 其他 (one bar segment).
     assert svg.count('class="bar"') == 2
     assert 'data-month="2025-01" data-section="其他 (other)" data-count="2"' in svg
     assert ">2024-12</text>" in svg  # an empty month still gets its place on the axis
-    assert datasette_plugin.chart_svg([]).startswith("<p")
+    assert chart.chart_svg([]).startswith("<p")
 
 
 # ---------------------------------------------------------------------------- reading while writing
