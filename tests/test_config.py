@@ -128,7 +128,7 @@ BROKEN = [
     (SITE + "timezone = 'Beijing'\n[[sections]]\nname='x'\nlist_url='/a?p={page}'\n", "site.timezone",
      "not a time zone name (IANA, e.g. Asia/Shanghai): 'Beijing'"),
     (SITE + '[sections]\nname="x"\n', "sections", "expected [[sections]] tables (double brackets: an array of tables)"),
-    (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, parsing)"),
+    (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, web, parsing)"),
     (GOOD + "[crawl]\ndelay = 1\n", "crawl.delay",
      "unknown key (known: download_delay, autothrottle, max_pages, revisit_days, reverify_days, retry_times, "
      "retry_backoff, timeout, user_agent)"),
