@@ -47,7 +47,7 @@ MAX_SUBJECT_TITLE = 80
 
 _SUBJECT_COUNT = {"new": "篇新文章", "changed": "篇修改", "removed": "篇删除", "restored": "篇恢复"}
 _SUBJECT_SINGLE = {"new": "新文章", "changed": "文章修改", "removed": "文章删除", "restored": "文章恢复"}
-_SECTION_HEAD = {"new": "新文章", "changed": "修改", "removed": "删除", "restored": "恢复"}
+_SECTION_HEAD = outbox.KIND_LABELS
 _GONE_OR_BACK = {
     "removed": "该文章已从网站删除（{at} 发现）。",
     "restored": "该文章曾从网站删除，现已恢复（{at} 发现）。",

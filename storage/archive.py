@@ -521,9 +521,7 @@ class Archive:
 
     # ------------------------------------------------------------------ recording
     def get_article(self, article_id: str) -> dict | None:
-        cursor = self.conn.execute("SELECT * FROM articles WHERE id = ?", [article_id])
-        row = cursor.fetchone()
-        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+        return read_article(self.conn, article_id)
 
     def record_article(
         self,
@@ -746,29 +744,15 @@ class Archive:
     # ------------------------------------------------------------------ reading
     def versions(self, article_id: str) -> list[dict]:
         """Every version of an article, oldest first, each with its full body."""
-        return self._versions("v.article_id = ?", [article_id])
+        return read_versions(self.conn, article_id)
 
     def version(self, article_id: str, version: int) -> dict | None:
-        rows = self._versions("v.article_id = ? AND v.version = ?", [article_id, version])
+        rows = read_versions(self.conn, article_id, version)
         return rows[0] if rows else None
 
-    def _versions(self, where: str, params: list) -> list[dict]:
-        columns = ", ".join(f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0])
-        cursor = self.conn.execute(
-            f"SELECT {columns} FROM versions v JOIN articles a ON a.id = v.article_id WHERE {where} ORDER BY v.version",
-            params,
-        )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
-
     def events(self, article_id: str) -> list[dict]:
-        """When the article was found removed and found back: (kind, at) from the outbox,
-        oldest first. Versions are the other half of its history."""
-        rows = self.conn.execute(
-            "SELECT kind, created_at FROM alerts WHERE article_id = ? AND kind IN (?, ?) ORDER BY created_at, id",
-            [article_id, REMOVED, RESTORED],
-        )
-        return [{"kind": kind, "at": at} for kind, at in rows]
+        """When the article was found removed and found back (``read_events``)."""
+        return read_events(self.conn, article_id)
 
     def failures(self, run_id: int) -> list[dict]:
         return list(self.db["failures"].rows_where("run_id = ?", [run_id], order_by="id"))
@@ -793,6 +777,38 @@ class Archive:
 
     def iter_articles(self, where: str | None = None, params: Iterable = ()) -> Iterable[dict]:
         return self.db["articles"].rows_where(where, list(params), order_by="published desc, id")
+
+
+# Readers that take a bare connection: Datasette's pages run them on its own read-only
+# connections (``Database.execute_fn``), the CLI through ``Archive``.
+def read_article(conn: sqlite3.Connection, article_id: str) -> dict | None:
+    cursor = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id])
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
+
+def read_versions(conn: sqlite3.Connection, article_id: str, version: int | None = None) -> list[dict]:
+    """An article's versions oldest first (or the one numbered ``version``), each with its full body."""
+    columns = ", ".join(f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0])
+    where, params = "v.article_id = ?", [article_id]
+    if version is not None:
+        where, params = where + " AND v.version = ?", params + [version]
+    cursor = conn.execute(
+        f"SELECT {columns} FROM versions v JOIN articles a ON a.id = v.article_id WHERE {where} ORDER BY v.version",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def read_events(conn: sqlite3.Connection, article_id: str) -> list[dict]:
+    """When the article was found removed and found back: (kind, at) from the outbox,
+    oldest first. Versions are the other half of its history."""
+    rows = conn.execute(
+        "SELECT kind, created_at FROM alerts WHERE article_id = ? AND kind IN (?, ?) ORDER BY created_at, id",
+        [article_id, REMOVED, RESTORED],
+    )
+    return [{"kind": kind, "at": at} for kind, at in rows]
 
 
 def _published(record: dict, list_date: str | None, old: dict | None) -> tuple[str | None, str | None]:

@@ -103,6 +103,40 @@ def paragraph_changes(old: dict, new: dict) -> list[ParagraphChange]:
     return changes
 
 
+def changes_from_unified(diff: str) -> list[ParagraphChange]:
+    """The changes of a stored unified diff (``versions.diff``), for a page that has the
+    diff text but not the two versions: paired -/+ lines become character-level changes.
+    Field lines (``title: …``) keep their field's label; a body line is labelled 正文,
+    since its paragraph number is not in the diff."""
+    changes: list[ParagraphChange] = []
+
+    def split(line: str) -> tuple[str, str]:
+        field, sep, rest = line.partition(": ")
+        return (FIELD_LABELS[field], rest) if sep and field in FIELD_LABELS else ("正文", line)
+
+    lines = [line for line in diff.split("\n") if not line.startswith(("---", "+++", "@@"))]
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith(("-", "+")):
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].startswith("-"):
+            j += 1
+        k = j
+        while k < len(lines) and lines[k].startswith("+"):
+            k += 1
+        olds, news = [split(x[1:]) for x in lines[i:j]], [split(x[1:]) for x in lines[j:k]]
+        for n in range(max(len(olds), len(news))):
+            old = olds[n] if n < len(olds) else None
+            new = news[n] if n < len(news) else None
+            label = (new or old)[0]  # type: ignore[index]  # one of the two is there
+            a, b = old[1] if old else None, new[1] if new else None
+            changes.append(ParagraphChange(label, a, b, char_segments(a or "", b or "")))
+        i = max(k, i + 1)
+    return changes
+
+
 # --------------------------------------------------------------------------- trimming
 def _shown(segments: tuple[Segment, ...]) -> list[Segment]:
     """The runs as readers see them: control characters removed (``clean_text``; a stored

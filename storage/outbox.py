@@ -23,6 +23,8 @@ from storage.textops import CONTENT_FIELDS
 
 # restored: an article marked removed (the site answered 404/410) is there again.
 KINDS = ("new", "changed", "removed", "restored")
+# What readers call each kind: mail headings, the feed's entry titles, the pages.
+KIND_LABELS = {"new": "新文章", "changed": "修改", "removed": "删除", "restored": "恢复"}
 # Operations notices (a run failed, the same failures keep coming, a run is held) go out
 # whatever ``[alerts] kinds`` says: an operator must hear that the watch itself is broken.
 OPERATIONS = "operations"
@@ -192,9 +194,10 @@ def outbox_counts(archive) -> dict[str, int]:
     """How many alerts are pending (sendable), held (suspect run), waiting (run still running) and sent.
 
     The four numbers add up to the number of alert rows. Pending counts every kind, also
-    kinds that the mail configuration does not send.
+    kinds that the mail configuration does not send. ``archive``: an Archive or a bare
+    sqlite3 connection (Datasette's pages).
     """
-    row = archive.db.execute(
+    row = getattr(archive, "conn", archive).execute(
         f"""
         SELECT
           COALESCE(SUM(a.sent_at IS NULL AND NOT ({_WAITING}) AND NOT ({_HELD})), 0),

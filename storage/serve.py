@@ -30,7 +30,7 @@ SEARCH_SQL = search.search_sql(
 )
 
 NEW_ARTICLES_SQL = """
-select a.first_seen, a.published, a.title, a.section, a.author, a.id, a.url
+select a.first_seen, a.published, a.section, a.title, a.author, a.id, a.url
 from articles a
 where a.status is not 'removed'
 order by a.first_seen desc, a.published desc, a.id
@@ -38,7 +38,7 @@ limit 100
 """
 
 RECENT_CHANGES_SQL = """
-select v.fetched_at, a.title, v.version, v.diff, v.article_id, a.url, r.status as run_status, r.held as run_held, v.note
+select v.fetched_at, a.section, a.title, v.version, v.diff, r.held as run_held, v.note, v.article_id, a.url
 from versions v
 join articles a on a.id = v.article_id
 left join crawl_runs r on r.id = v.run_id
@@ -56,35 +56,6 @@ where v.article_id in (
      or (length(trim(:id)) >= 6 and id like lower(trim(:id)) || '%')
 )
 order by v.article_id, v.version
-"""
-
-# datasette-atom: atom_id, atom_title, atom_updated are required. Changes of a run that is
-# held as suspect (a layout change may make every article look edited) stay out of the
-# feed until the operator releases the run. datasette-atom fails on a feed with no rows,
-# so an empty archive yields one placeholder entry instead. Every text column goes through
-# barwatch_clean/barwatch_one_line (storage.datasette_plugin): a control character stored
-# by an older barwatch would otherwise make the XML invalid and the feed answer 500.
-FEED_SQL = """
-select * from (
-  select barwatch_one_line('urn:barwatch:' || v.article_id || ':v' || v.version) as atom_id,
-         barwatch_one_line(case when v.version = 1 then '新文章 New: ' else '修改 Changed (v' || v.version || '): ' end
-           || coalesce(v.title, a.title, v.article_id)) as atom_title,
-         barwatch_one_line(v.fetched_at) as atom_updated,
-         barwatch_one_line(a.url) as atom_link,
-         barwatch_clean(case when v.version = 1
-              then coalesce(v.published, '') || ' ' || coalesce(a.section, '') || char(10) || substr(coalesce(""" + version_body_sql("v", "a") + """, ''), 1, 600)
-              else substr(coalesce(v.diff, ''), 1, 4000) end) as atom_content
-  from versions v
-  join articles a on a.id = v.article_id
-  left join crawl_runs r on r.id = v.run_id
-  where coalesce(r.held, '') is not 'suspect' and coalesce(v.note, '') not like 'repair%'
-  order by v.fetched_at desc, v.article_id, v.version desc
-  limit 50
-)
-union all
-select 'urn:barwatch:empty', 'barwatch: no articles archived yet', '2000-01-01T00:00:00Z',
-       'https://www.lawyers.org.cn/', 'The archive holds no article yet.'
-where not exists (select 1 from versions)
 """
 
 PER_MONTH_QUERY_SQL = """
@@ -241,6 +212,12 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 
+# Columns that hold a UTC timestamp (their description says so): pages show them in the
+# site's zone, with the stored UTC value as the tooltip.
+TIME_COLUMNS = frozenset(
+    name for columns in COLUMNS.values() for name, text in columns.items() if "(UTC)" in text
+)
+
 TABLES: dict[str, dict] = {
     "articles": {
         "title": "Articles · 文章",
@@ -305,7 +282,7 @@ TABLES: dict[str, dict] = {
 SETTINGS = {
     "default_page_size": 50,
     # Bodies are long: tables show their start; the row page shows all of it.
-    "truncate_cells_html": 300,
+    "truncate_cells_html": 160,
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 500,
     "max_returned_rows": 1000,
@@ -348,34 +325,34 @@ def build_metadata(db_name: str, zone: str = SITE_TIMEZONE) -> dict:
                         "Words separated by spaces must all occur; a Chinese word matches anywhere, "
                         'inside longer words too; "quoted phrase"; -word excludes; OR.',
                         "sql": SEARCH_SQL.strip(),
+                        "hide_sql": True,
                     },
                     "new_articles": {
                         "title": "最新文章 Latest new articles",
                         "description": "Articles by when barwatch first archived them, newest first.",
                         "sql": NEW_ARTICLES_SQL.strip(),
+                        "hide_sql": True,
                     },
                     "recent_changes": {
                         "title": "最近修改 Recent changes",
                         "description": "Edits to archived articles, newest first, with the diff "
-                        "(red: removed, green: added). run_status suspect means the run is held.",
+                        "(struck red: removed, green: added), only the sentences around each change; the title opens the "
+                        "article's page. run_held suspect: the run is held and its alerts wait for barwatch release.",
                         "sql": RECENT_CHANGES_SQL.strip(),
+                        "hide_sql": True,
                     },
                     "article_history": {
                         "title": "文章历史 Article history",
                         "description": "Every version of one article (id or its first 6+ hex digits).",
                         "sql": ARTICLE_HISTORY_SQL.strip(),
-                    },
-                    "feed": {
-                        "title": "barwatch: new and changed articles",
-                        "description": "Atom feed of new and changed articles: subscribe to /"
-                        f"{db_name}/feed.atom in a feed reader.",
-                        "sql": FEED_SQL.strip(),
+                        "hide_sql": True,
                     },
                     "articles_per_month": {
                         "title": "每月文章 Articles per month",
                         "description": "Articles per month and section (also drawn at /-/chart; "
                         "datasette-vega can chart it here).",
                         "sql": PER_MONTH_QUERY_SQL.strip(),
+                        "hide_sql": True,
                     },
                 },
             }

@@ -111,7 +111,10 @@ def fit(text: str, width: int) -> str:
 # space and "\n". The one definition: the parser, the mails, the terminal and the feed
 # all use it.
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f" + _BIDI_CONTROLS
+# U+FFFE and U+FFFF are noncharacters that XML 1.0 refuses too: one in a stored row would
+# make the Atom feed fail to build.
+_NONCHARACTERS = "\ufffe\uffff"
+CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f" + _BIDI_CONTROLS + _NONCHARACTERS
 _CONTROL_RE = re.compile(f"[{CONTROL_CHARS}]")
 _ONE_LINE_WS_RE = re.compile(r"\s+")
 
@@ -119,8 +122,9 @@ _ONE_LINE_WS_RE = re.compile(r"\s+")
 def clean_text(text: str | None) -> str | None:
     """``text`` without control characters; None stays None.
 
-    Removed: C0 controls other than newline, DEL, C1 controls (U+0080–U+009F) and the
-    bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C). A tab becomes a
+    Removed: C0 controls other than newline, DEL, C1 controls (U+0080–U+009F), the
+    bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C) and the
+    noncharacters U+FFFE and U+FFFF. A tab becomes a
     space, "\\r\\n" and "\\r" become "\\n". Nothing else changes.
     """
     if text is None:

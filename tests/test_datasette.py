@@ -1,22 +1,22 @@
-"""The archive in Datasette: metadata, Chinese search box, canned queries, Atom feed,
-month facet, chart, and reading while the crawler writes."""
+"""The archive in Datasette: metadata, Chinese search box, canned queries, month facet,
+and reading while the crawler writes. The Atom feed: tests/test_feed.py; the chart:
+tests/test_chart.py."""
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import urllib.parse
 
 import pytest
 
 from storage import datasette_plugin, serve
-from storage.datasette_plugin import chart
 from storage.archive import Archive
 from storage.schema import TABLES
-from tests.test_search import GUIDE, MIRROR, build_fixture_archive, fixture_record, fixture_records, stepping_clock
+from tests.test_search import GUIDE, MIRROR, build_fixture_archive, fixture_record, fixture_records
 
-ATOM = "{http://www.w3.org/2005/Atom}"
 EDIT_TEXT = "或者购房人书面通知解除合同之日"
 LAOGONGWEI = {  # the four articles that contain 律工委
     "1362fedf6fbb63681419b0ebcf4219d9",
@@ -68,7 +68,7 @@ def test_every_table_and_column_is_described():
         assert all(described.values())
     assert tables["articles"]["fts_table"] == "articles_fts"
     assert set(meta["databases"]["fixture"]["queries"]) == {
-        "search", "new_articles", "recent_changes", "article_history", "feed", "articles_per_month",
+        "search", "new_articles", "recent_changes", "article_history", "articles_per_month",
     }
 
 
@@ -156,10 +156,21 @@ def test_new_articles_newest_first(ds):
 def test_recent_changes_show_the_diff(ds):
     rows = get(ds, "/fixture/recent_changes.json?_shape=array").json()
     assert [(r["article_id"], r["version"]) for r in rows] == [(GUIDE, 2)]
-    assert "+第七条【逾期交房】" in rows[0]["diff"]
+    assert "+第七条【逾期交房】" in rows[0]["diff"]  # the data keeps the stored unified diff
     page = get(ds, "/fixture/recent_changes")
-    ins = f'<ins style="background:#d8f5d8;color:#064006;text-decoration:none">{EDIT_TEXT}</ins>'
-    assert ins in page.text
+    # The page shows the sentence around the change, character-level, under its label.
+    assert (
+        '<div class="barwatch-diff"><p class="barwatch-change"><b>第3段</b><br>'
+        "…违约金的计算一般自合同约定的交付期限届满之次日起算至实际交付之日"
+        f"<ins>{EDIT_TEXT}</ins>止。…</p></div>"
+    ) in page.text
+    # The title opens the article's page; the time is Shanghai's, the UTC value its tooltip.
+    assert f'<a href="/fixture/-/article/{GUIDE}">律师办理商品房预售合同纠纷案件业务指引</a>' in page.text
+    stamp = rows[0]["fetched_at"]
+    assert f'<span class="barwatch-time" title="{stamp} UTC">' in page.text
+    # hide_sql: the query is not on the page, not even in its title.
+    assert "select v.fetched_at" not in page.text
+    assert "<title>最近修改 Recent changes · fixture</title>" in page.text
 
 
 def test_article_history_by_id_prefix(ds):
@@ -169,61 +180,19 @@ def test_article_history_by_id_prefix(ds):
     assert get(ds, "/fixture/article_history.json?id=d0&_shape=array").json() == []  # too short to guess
 
 
-def test_diff_cells_are_escaped_and_marked():
-    removed_only = datasette_plugin.render_diff_html("--- a\n+++ b\n-<b>旧</b>\n 中间\n+<script>新</script>")
-    assert "<script>" not in removed_only and "<b>" not in removed_only
-    assert '<span style="background:#ffe0e0;color:#8b0000;text-decoration:line-through">-&lt;b&gt;旧&lt;/b&gt;</span>' in removed_only
-    assert '<span style="background:#d8f5d8;color:#064006;text-decoration:none">+&lt;script&gt;新&lt;/script&gt;</span>' in removed_only
-    # A removed line followed by an added one is one edited paragraph: marked per character.
-    paired = datasette_plugin.render_diff_html("-甲乙丙\n+甲丁丙")
-    assert paired == (
-        '<pre class="barwatch-diff" style="white-space:pre-wrap;max-width:60em;margin:0">'
-        '<span style="color:#8b0000">-甲<del style="background:#ffe0e0;color:#8b0000;text-decoration:line-through">乙</del>丙</span>\n'
-        '<span style="color:#064006">+甲<ins style="background:#d8f5d8;color:#064006;text-decoration:none">丁</ins>丙</span></pre>'
-    )
+def test_diff_cells_of_any_query_are_escaped_and_marked(ds):
+    # A query with a diff column but no article_id/version: the stored text is all there is.
+    sql = "select '--- a' || char(10) || '-title: <b>旧</b>' || char(10) || '+title: <script>新</script>' || char(10) || '-甲乙丙' || char(10) || '+甲丁丙' as diff"
+    page = get(ds, "/fixture?" + urllib.parse.urlencode({"sql": sql}))
+    assert "<script>新" not in page.text and "<b>旧" not in page.text
+    assert (
+        '<div class="barwatch-diff"><p class="barwatch-change"><b>标题</b><br>'
+        "&lt;<del>b</del><ins>script</ins>&gt;<del>旧</del><ins>新</ins>&lt;/<del>b</del><ins>script</ins>&gt;</p>\n"
+        '<p class="barwatch-change"><b>正文</b><br>甲<del>乙</del><ins>丁</ins>丙</p></div>'
+    ) in page.text
 
 
-# ---------------------------------------------------------------------------- Atom feed
-def test_atom_feed_is_valid_and_lists_new_and_changed(ds):
-    response = get(ds, "/fixture/feed.atom")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/xml")
-    feed = ET.fromstring(response.content)
-    assert feed.tag == f"{ATOM}feed"
-    assert feed.find(f"{ATOM}title").text == "barwatch: new and changed articles"
-    entries = feed.findall(f"{ATOM}entry")
-    assert len(entries) == 26  # 25 new articles and one change
-    by_id = {e.find(f"{ATOM}id").text: e for e in entries}
-    change = by_id[f"urn:barwatch:{GUIDE}:v2"]
-    assert change.find(f"{ATOM}title").text == "修改 Changed (v2): 律师办理商品房预售合同纠纷案件业务指引"
-    assert change.find(f"{ATOM}link").get("href") == f"https://www.lawyers.org.cn/info/{GUIDE}"
-    assert EDIT_TEXT in change.find(f"{ATOM}content").text
-    assert change.find(f"{ATOM}updated").text.startswith("2026-02-01T08:00:")
-
-
-def test_atom_feed_of_an_empty_archive_and_held_changes(tmp_path):
-    path = tmp_path / "empty.db"
-    Archive(path).close()
-    ds = serve.build_datasette(path)
-    [empty] = run(fetch(ds, "/empty/feed.atom"))
-    assert empty.status_code == 200
-    assert [e.find(f"{ATOM}id").text for e in ET.fromstring(empty.content).findall(f"{ATOM}entry")] == ["urn:barwatch:empty"]
-    # A change found by a run held as suspect stays out of the feed until released.
-    with Archive(path, clock=stepping_clock()) as archive:
-        first = archive.start_run("full")
-        archive.record_article(first, fixture_record(GUIDE))
-        archive.finish_run(first, 1)
-        held = archive.start_run("incremental")
-        archive.record_article(held, fixture_record(GUIDE, "edited"))
-        archive.finish_run(held, 1)
-        archive.conn.execute("UPDATE crawl_runs SET held = 'suspect' WHERE id = ?", [held])
-    [feed] = run(fetch(ds, "/empty/feed.atom"))
-    assert [e.find(f"{ATOM}id").text for e in ET.fromstring(feed.content).findall(f"{ATOM}entry")] == [
-        f"urn:barwatch:{GUIDE}:v1"
-    ]
-
-
-# ---------------------------------------------------------------------------- facet and chart
+# ---------------------------------------------------------------------------- facet
 def test_month_facet(ds):
     data = get(ds, "/fixture/articles.json").json()
     months = data["facet_results"]["published"]
@@ -234,31 +203,6 @@ def test_month_facet(ds):
     assert [r["id"] for r in picked] == ["ec8bc83555479a532d0d7cabed4feff3"]
     sections = {v["value"]: v["count"] for v in data["facet_results"]["section"]["results"]}
     assert sections["业务研究大厅 > 业务指引"] == 5
-
-
-def test_chart_page(ds):
-    page = get(ds, "/fixture/-/chart")
-    assert page.status_code == 200
-    assert "<svg" in page.text and "<script" not in page.text.split("<svg", 1)[1].split("</svg>", 1)[0]
-    assert 'data-month="2025-06" data-section="业务研究大厅 &gt; 业务指引" data-count="1"' in page.text
-    # 22 dated articles, no two in the same month, and the 3 magazine articles dated by the
-    # issue they name (2022年第05期, two of 第06期: one bar a month and section).
-    assert page.text.count('<rect class="bar"') == 24
-    assert 'data-month="2022-06" data-section="律师文化 &gt; 上海律师 &gt; 2022 &gt; 2022年第06期" data-count="2"' in page.text
-    # The traditional mirror copy (律協(xié)動(dòng)態(tài)) is counted with its simplified channel.
-    assert 'data-month="2020-04" data-section="行业资讯 &gt; 律协动态" data-count="1"' in page.text
-    assert ">律协动态 (8)</text>" in page.text
-    assert get(ds, "/nosuchdb/-/chart").status_code == 404
-
-
-def test_chart_svg_fills_gaps_and_groups_small_sections():
-    rows = [("2024-11", "甲", 2), ("2025-01", "乙", 1), ("2025-01", "丙", 1)]
-    svg = chart.chart_svg(rows, max_sections=2)
-    # With room for two colours, 甲 keeps its own and 乙 and 丙 share 其他 (one bar segment).
-    assert svg.count('class="bar"') == 2
-    assert 'data-month="2025-01" data-section="其他 (other)" data-count="2"' in svg
-    assert ">2024-12</text>" in svg  # an empty month still gets its place on the axis
-    assert chart.chart_svg([]).startswith("<p")
 
 
 # ---------------------------------------------------------------------------- reading while writing

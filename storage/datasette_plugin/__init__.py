@@ -13,19 +13,23 @@ work, and nothing has to rewrite requests.
 """
 from __future__ import annotations
 
-import html
 import sqlite3
+from pathlib import Path
 
 from datasette import hookimpl
 from datasette.facets import Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from storage import search
-from storage.datasette_plugin import chart
-from storage.diffs import char_segments
-from storage.textops import clean_text, one_line
+from storage.archive import read_versions
+from storage.datasette_plugin import chart, feed, pages
+from storage.diffs import changes_from_unified, paragraph_changes, render_changes
+from storage.serve import TIME_COLUMNS
+from storage.textops import clean_text, local_time, one_line
+
+_CELL_COLUMNS = TIME_COLUMNS | {"title", "diff"}
 
 # --------------------------------------------------------------------------- SQL functions
 _NO_MATCH = '""'  # an empty FTS5 phrase: valid, and matches no row
@@ -86,72 +90,78 @@ def prepare_connection(conn, database, datasette):
         conn.create_function("escape_fts", 1, sql_fts_query)
 
 
-# --------------------------------------------------------------------------- diff cells
-_MAX_DIFF_LINES = 80
-_DEL = "background:#ffe0e0;color:#8b0000;text-decoration:line-through"
-_INS = "background:#d8f5d8;color:#064006;text-decoration:none"
+# --------------------------------------------------------------------------- cells
+def _is_archive_name(datasette, database: str):
+    """Whether ``database`` is a barwatch archive, asked once per Datasette and database:
+    the plugin is active for any Datasette in this environment, and its cells must leave
+    other databases alone."""
+    cache = datasette.__dict__.setdefault("_barwatch_archives", {})
+
+    async def check() -> bool:
+        if database not in cache:
+            try:
+                cache[database] = await datasette.get_database(database).execute_fn(pages.is_archive)
+            except (KeyError, sqlite3.DatabaseError):
+                cache[database] = False
+        return cache[database]
+
+    return check()
 
 
-def render_diff_html(diff: str) -> str:
-    """A unified diff as escaped HTML: -/+ lines coloured, paired lines marked per character."""
-    lines = diff.split("\n")
-    shown, hidden = lines[:_MAX_DIFF_LINES], max(0, len(lines) - _MAX_DIFF_LINES)
-    out: list[str] = []
-    i = 0
-    while i < len(shown):
-        line = shown[i]
-        if line.startswith("-") and not line.startswith("---"):
-            # A run of removed lines followed by added lines: pair them for a char diff.
-            j = i
-            while j < len(shown) and shown[j].startswith("-") and not shown[j].startswith("---"):
-                j += 1
-            k = j
-            while k < len(shown) and shown[k].startswith("+") and not shown[k].startswith("+++"):
-                k += 1
-            olds, news = shown[i:j], shown[j:k]
-            for n in range(max(len(olds), len(news))):
-                old = olds[n][1:] if n < len(olds) else None
-                new = news[n][1:] if n < len(news) else None
-                if old is not None and new is not None:
-                    segs = char_segments(old, new)
-                    del_html = "".join(
-                        html.escape(s.text) if s.op == "=" else f'<del style="{_DEL}">{html.escape(s.text)}</del>'
-                        for s in segs
-                        if s.op != "+"
-                    )
-                    ins_html = "".join(
-                        html.escape(s.text) if s.op == "=" else f'<ins style="{_INS}">{html.escape(s.text)}</ins>'
-                        for s in segs
-                        if s.op != "-"
-                    )
-                    out.append(f'<span style="color:#8b0000">-{del_html}</span>')
-                    out.append(f'<span style="color:#064006">+{ins_html}</span>')
-                elif old is not None:
-                    out.append(f'<span style="{_DEL}">-{html.escape(old)}</span>')
-                else:
-                    out.append(f'<span style="{_INS}">+{html.escape(new)}</span>')
-            i = k
-            continue
-        if line.startswith("+") and not line.startswith("+++"):
-            out.append(f'<span style="{_INS}">{html.escape(line)}</span>')
-        elif line.startswith("@@"):
-            out.append(f'<span style="color:#555">{html.escape(line)}</span>')
-        else:
-            out.append(html.escape(line))
-        i += 1
-    if hidden:
-        out.append(f"<em>… {hidden} more lines</em>")
-    body = "\n".join(out)
-    return f'<pre class="barwatch-diff" style="white-space:pre-wrap;max-width:60em;margin:0">{body}</pre>'
+def _changes_of(article_id: str, version: int):
+    """The trimmed change that made ``version`` of an article, as HTML ("" for a first version)."""
+
+    def work(conn: sqlite3.Connection) -> str:
+        row = conn.execute(
+            "SELECT max(version) FROM versions WHERE article_id = ? AND version < ?", [article_id, version]
+        ).fetchone()
+        if row is None or row[0] is None:
+            return ""
+        old, new = read_versions(conn, article_id, row[0]), read_versions(conn, article_id, version)
+        if not old or not new:
+            return ""
+        return render_changes(paragraph_changes(old[0], new[0]), "html") or "（仅空白或标点写法不同）"
+
+    return work
+
+
+def _row_value(row, name: str):
+    try:
+        return row[name]
+    except (IndexError, KeyError):
+        return None
 
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    # Only the text of a column named diff is used, and all of it is escaped, so a query
-    # that names any column "diff" cannot inject markup.
-    if column == "diff" and isinstance(value, str) and value.strip():
-        return Markup(render_diff_html(value))
-    return None
+    if column not in _CELL_COLUMNS or value in (None, ""):
+        return None
+
+    async def cell():
+        if not await _is_archive_name(datasette, database):
+            return None
+        if column in TIME_COLUMNS and isinstance(value, str):
+            zone = pages.zone_of(datasette)
+            return Markup('<span class="barwatch-time" title="{} UTC">{}</span>').format(
+                one_line(value), local_time(value, zone)
+            )
+        article_id = _row_value(row, "article_id") or (_row_value(row, "id") if table in (None, "articles") else None)
+        if column == "title" and isinstance(article_id, str) and pages.ARTICLE_ID_RE.match(article_id):
+            href = pages.article_path(datasette, database, article_id)
+            return Markup('<a href="{}">{}</a>').format(href, one_line(str(value)))
+        if column == "diff" and isinstance(value, str):
+            # Everything shown is escaped by render_changes, so a query that names any
+            # column "diff" cannot inject markup.
+            version = _row_value(row, "version")
+            if isinstance(article_id, str) and isinstance(version, int):
+                db = datasette.get_database(database)
+                rendered = await db.execute_fn(_changes_of(article_id, version))
+            else:
+                rendered = render_changes(changes_from_unified(value), "html")
+            return Markup(f'<div class="barwatch-diff">{rendered}</div>')
+        return None
+
+    return cell()
 
 
 # --------------------------------------------------------------------------- month facet
@@ -227,4 +237,27 @@ def register_facet_classes():
 # --------------------------------------------------------------------------- routes
 @hookimpl
 def register_routes(datasette):
-    return [(r"^/(?P<database>[^/.]+)/-/chart$", chart.chart_view)]
+    # Plugin routes are matched before Datasette's own: "/" is barwatch's front door
+    # ("/.json" is still Datasette's index), the others are paths Datasette does not use.
+    return [
+        (r"^/$", pages.home_view),
+        (r"^/(?P<database>[^/.]+)/-/article/(?P<id>[^/.]+)$", pages.article_view),
+        (r"^/(?P<database>[^/.]+)/-/chart$", chart.chart_view),
+        (r"^/(?P<database>[^/.]+)/feed\.atom$", feed.feed_view),
+        (r"^/-/barwatch\.css$", stylesheet),
+    ]
+
+
+# Served by a route of ours: Datasette's /-/static-plugins/<name>/ path depends on whether
+# the plugin came from the installed package or was registered by hand.
+_CSS = Path(__file__).with_name("static") / "barwatch.css"
+
+
+async def stylesheet(request):
+    return Response(_CSS.read_text(encoding="utf-8"), content_type="text/css; charset=utf-8",
+                    headers={"cache-control": "max-age=300"})
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.path("/-/barwatch.css")]
