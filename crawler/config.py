@@ -48,6 +48,7 @@ from pydantic import (
 from crawler.parsing import ParseRules
 from crawler.urls import rebase
 from storage.outbox import KINDS
+from storage.serve import ARTICLE_PAGE
 from storage.textops import SITE_TIMEZONE
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
@@ -277,7 +278,7 @@ class WebSettings(_Model):
     public_url: Annotated[Str, AfterValidator(_check_public_url)] | None = None
 
     def article_url(self, article_id: str) -> str | None:
-        return f"{self.public_url}/-/article/{article_id}" if self.public_url else None
+        return f"{self.public_url}/{ARTICLE_PAGE.format(id=article_id)}" if self.public_url else None
 
 
 class Config(_Model):

@@ -369,7 +369,7 @@ def cmd_notify(args) -> int:
 
     config = _load_config(args)
     archive = _open_archive(args, mode="ro" if args.dry_run else "rw")
-    return run_notify(archive, config.alerts, dry_run=args.dry_run, zone=config.timezone)
+    return run_notify(archive, config.alerts, dry_run=args.dry_run, zone=config.timezone, web=config.web)
 
 
 def cmd_search(args) -> int:

@@ -117,7 +117,7 @@ def notify_with_backoff(state: DaemonState, db_path: str, config: Config) -> Non
         return
     try:
         with Archive(db_path, mode="rw") as archive:
-            code = run_notify(archive, config.alerts, dry_run=False, zone=config.timezone)
+            code = run_notify(archive, config.alerts, dry_run=False, zone=config.timezone, web=config.web)
     except NoArchive:
         logger.info("notify: no archive yet at %s", db_path)
         return

@@ -150,7 +150,7 @@ def run_demo(directory: Path, keep_serving: bool = False) -> int:
 
         print("\nthe alert digest `barwatch notify` would mail (--dry-run: nothing sent, nothing marked):")
         digest = io.StringIO()
-        code = run_notify(archive, config.alerts, dry_run=True, out=digest, zone=config.timezone)
+        code = run_notify(archive, config.alerts, dry_run=True, out=digest, zone=config.timezone, web=config.web)
         # The composer cleans what it takes from the site; cleaned again here because this
         # goes straight to a terminal.
         for line in (clean_text(digest.getvalue()) or "").splitlines():

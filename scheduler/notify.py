@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TextIO
 
-from crawler.config import ALERT_MODES, AlertSettings, parse_addresses, valid_address
+from crawler.config import ALERT_MODES, AlertSettings, WebSettings, parse_addresses, valid_address
 from storage import outbox
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, OPERATIONS, PendingAlert
@@ -162,6 +162,14 @@ class SmtpSettings:
 
 
 # --------------------------------------------------------------------------- composing
+@dataclass(frozen=True)
+class _View:
+    """How a mail shows what it carries: times in ``zone``, archived pages under ``web``."""
+
+    zone: str
+    web: WebSettings
+
+
 @dataclass
 class Message:
     """One mail and the alerts it carries (marked sent together once it is accepted)."""
@@ -255,7 +263,7 @@ def _version_note(alert: PendingAlert) -> str:
     return f"版本 {alert.previous_version} → {alert.version}"
 
 
-def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, zone: str) -> list[str]:
+def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, view: _View) -> list[str]:
     ind = "   "
     out = [f"{n}. {_title(alert)}"]
     meta = _meta(alert)
@@ -278,7 +286,15 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, zone: str) -
             if len(changes) > MAX_CHANGES:
                 out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
     else:
-        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, zone)))
+        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, view.zone)))
+        if alert.kind == "removed":
+            archived = view.web.article_url(alert.article_id)
+            if archived:
+                out.append(f"{ind}存档：{archived}")
+            else:  # nowhere to link to: the mail keeps what the site took down
+                lines, more = _body_lines(alert.content.get("body"), config.body_lines)
+                if lines:
+                    out += [f"{ind}存档内容："] + [ind + line for line in lines] + ([ind + "……"] if more else [])
     return out
 
 
@@ -287,9 +303,9 @@ def _ops_text(n: int, alert: PendingAlert) -> list[str]:
     return [f"{n}. {first}", *("   " + line for line in rest)]
 
 
-def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str) -> str:
+def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _View) -> str:
     first = alerts[0]
-    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first, zone)}：{_summary(_counts(alerts))}"]
+    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first, view)}：{_summary(_counts(alerts))}"]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
         out += ["", f"【{_OPS_HEAD}】"]
@@ -305,15 +321,15 @@ def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str)
         for i, alert in enumerate(group, 1):
             if i > 1:
                 out.append("")
-            out += _entry_text(i, alert, config, zone)
-    out += ["", "-- ", f"barwatch 自动发送，请勿回复。时间为 {zone} 时间。"]
+            out += _entry_text(i, alert, config, view)
+    out += ["", "-- ", f"barwatch 自动发送，请勿回复。时间为 {view.zone} 时间。"]
     return clean_text("\n".join(out) + "\n")
 
 
-def _run_label(alert: PendingAlert, zone: str) -> str:
+def _run_label(alert: PendingAlert, view: _View) -> str:
     if alert.run_id is None:
         return "发现"
-    when = f"（{local_time(alert.run_started_at, zone)} 开始）" if alert.run_started_at else ""
+    when = f"（{local_time(alert.run_started_at, view.zone)} 开始）" if alert.run_started_at else ""
     return f"第 {alert.run_id} 次抓取{when}发现"
 
 
@@ -328,7 +344,7 @@ def _link(url: str | None, label: str) -> str:
     return _esc(label)
 
 
-def _entry_html(alert: PendingAlert, config: AlertSettings, zone: str) -> str:
+def _entry_html(alert: PendingAlert, config: AlertSettings, view: _View) -> str:
     parts = [f"<li><b>{_link(alert.url, _title(alert))}</b>"]
     meta = _meta(alert)
     if meta:
@@ -353,7 +369,17 @@ def _entry_html(alert: PendingAlert, config: AlertSettings, zone: str) -> str:
             if len(changes) > MAX_CHANGES:
                 parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
     else:
-        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, zone)))}</p>")
+        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, view.zone)))}</p>")
+        if alert.kind == "removed":
+            archived = view.web.article_url(alert.article_id)
+            if archived:
+                parts.append(f"<p>{_link(archived, '存档页面')}</p>")
+            else:
+                lines, more = _body_lines(alert.content.get("body"), config.body_lines)
+                if more:
+                    lines.append("……")
+                if lines:
+                    parts.append("<p>存档内容：</p><blockquote>" + "<br>".join(_esc(line) for line in lines) + "</blockquote>")
     parts.append("</li>")
     return "".join(parts)
 
@@ -369,12 +395,12 @@ _STYLE = (
 )
 
 
-def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str) -> str:
+def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _View) -> str:
     first = alerts[0]
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
         f"<style>{_STYLE}</style></head><body>",
-        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first, zone))}：{_esc(_summary(_counts(alerts)))}</p>",
+        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first, view))}：{_esc(_summary(_counts(alerts)))}</p>",
     ]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
@@ -385,7 +411,7 @@ def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, zone: str)
         group = [a for a in alerts if a.kind == kind]
         if group:
             out.append(f"<h3>{_esc(_SECTION_HEAD[kind])}</h3><ol>")
-            out += [_entry_html(a, config, zone) for a in group]
+            out += [_entry_html(a, config, view) for a in group]
             out.append("</ol>")
     out.append("<p><small>barwatch 自动发送，请勿回复。</small></p></body></html>")
     return clean_text("\n".join(out) + "\n")
@@ -409,9 +435,12 @@ def compose(
     sender: str | None = None,
     recipients: Sequence[str] = (),
     zone: str = SITE_TIMEZONE,
+    web: WebSettings | None = None,
 ) -> Message:
     """One multipart/alternative mail (text/plain + text/html, UTF-8) for these alerts;
-    times in it are wall-clock times in ``zone`` (the config's ``[site] timezone``)."""
+    times in it are wall-clock times in ``zone`` (the config's ``[site] timezone``); a
+    removed article links to its page under ``web.public_url``, or its text is included."""
+    view = _View(zone, web or WebSettings())
     msg = EmailMessage()
     msg["Subject"] = subject_for(alerts, config)
     if sender:
@@ -426,8 +455,8 @@ def compose(
     if alerts[0].run_id is not None:
         msg["X-Barwatch-Run"] = str(alerts[0].run_id)
     # base64 keeps the Chinese text intact through any relay, 8BITMIME or not.
-    msg.set_content(_text_part(alerts, config, zone), subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(_html_part(alerts, config, zone), subtype="html", charset="utf-8", cte="base64")
+    msg.set_content(_text_part(alerts, config, view), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_html_part(alerts, config, view), subtype="html", charset="utf-8", cte="base64")
     return Message(alerts[0].run_id, tuple(a.id for a in alerts), msg)
 
 
@@ -438,6 +467,7 @@ def build_messages(
     sender: str | None = None,
     recipients: Sequence[str] = (),
     zone: str = SITE_TIMEZONE,
+    web: WebSettings | None = None,
 ) -> list[Message]:
     """The mails for every sendable pending alert: one per crawl run, or one per alert."""
     alerts = outbox.pending_alerts(archive, config.kinds)
@@ -448,7 +478,7 @@ def build_messages(
         for a in alerts:
             by_run.setdefault(a.run_id, []).append(a)
         groups = list(by_run.values())
-    return [compose(g, config, now, sender, recipients, zone) for g in groups]
+    return [compose(g, config, now, sender, recipients, zone, web) for g in groups]
 
 
 # --------------------------------------------------------------------------- sending
@@ -541,6 +571,7 @@ def notify(
     dry_run: bool = False,
     out: TextIO | None = None,
     zone: str = SITE_TIMEZONE,
+    web: WebSettings | None = None,
 ) -> NotifyResult:
     """Mail the pending alerts. ``dry_run`` prints them to ``out`` and marks nothing."""
     out = sys.stdout if out is None else out
@@ -551,7 +582,7 @@ def notify(
         if not recipients:
             raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
     sender = smtp.mail_from if smtp else None
-    messages = build_messages(archive, config, archive.clock(), sender, recipients, zone)
+    messages = build_messages(archive, config, archive.clock(), sender, recipients, zone, web)
     result = NotifyResult(composed=len(messages))
 
     if dry_run:
@@ -592,7 +623,7 @@ def notify(
 
 
 def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None,
-               out: TextIO | None = None, zone: str = SITE_TIMEZONE) -> int:
+               out: TextIO | None = None, zone: str = SITE_TIMEZONE, web: WebSettings | None = None) -> int:
     """``barwatch notify``: settings from the config's [alerts], SMTP from the environment.
 
     Returns an exit code: 0 sent (or nothing to send), 1 the server failed (entries stay
@@ -604,7 +635,7 @@ def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ:
         smtp = None if dry_run else SmtpSettings.from_env(environ)
         # Two senders at once (cron and the daemon, say) could mail the same entries twice.
         with CrawlLock(archive.path, "notify"):
-            result = notify(archive, config, smtp, dry_run=dry_run, out=out, zone=zone)
+            result = notify(archive, config, smtp, dry_run=dry_run, out=out, zone=zone, web=web)
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2

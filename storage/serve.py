@@ -19,6 +19,9 @@ from storage.schema import version_body_sql
 from storage.textops import SITE_TIMEZONE
 
 PLUGIN_NAME = "barwatch"  # the plugin's name (pyproject's datasette entry point) and config key
+# An article's page, under the archive's database URL (/<db>/-/article/<id>): the plugin's
+# route, the pages' and the feed's links, and the mail's links under [web] public_url.
+ARTICLE_PAGE = "-/article/{id}"
 
 # Canned queries. Why each one exists is in its description (shown on its page).
 # The same ranking as `barwatch search` (search.search_sql); section and since are

@@ -150,6 +150,9 @@ BROKEN = [
     (ONE + "max_pages = 10001\n", "sections[0].max_pages", "must be at most 10000, got 10001"),
     # [crawl]
     (GOOD + "[crawl]\ntimeout = -1\n", "crawl.timeout", "must be greater than 0, got -1"),
+    (GOOD + '[web]\npublic_url = "barwatch.example.org"\n', "web.public_url",
+     "must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch "
+     "(got 'barwatch.example.org')"),
     (GOOD + "[crawl]\ntimeout = inf\n", "crawl.timeout", "must be a finite number, got inf"),
     (GOOD + "[crawl]\ndownload_delay = -5\n", "crawl.download_delay", "must be at least 0, got -5"),
     (GOOD + "[crawl]\ndownload_delay = 'slow'\n", "crawl.download_delay", "expected a number, got 'slow'"),
@@ -261,3 +264,10 @@ def test_a_dropped_key_is_ignored_with_a_warning(tmp_path, caplog):
         config = load_config(path)
     assert config.crawl.reverify_days == 7
     assert "rotation_per_run is ignored" in caplog.text
+
+
+def test_web_public_url_names_the_archived_article_pages(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).web.article_url("ab" * 16) is None
+    config = load_config(write(tmp_path, GOOD + '[web]\npublic_url = "https://barwatch.example.org/barwatch/"\n'))
+    assert config.web.public_url == "https://barwatch.example.org/barwatch"
+    assert config.web.article_url("ab" * 16) == "https://barwatch.example.org/barwatch/-/article/" + "ab" * 16

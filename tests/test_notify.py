@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from crawler.config import AlertSettings
+from crawler.config import AlertSettings, WebSettings
 from scheduler.notify import SmtpSettings, build_messages, notify
 from storage import outbox
 from storage.archive import Archive
@@ -230,10 +230,28 @@ def test_digest_text_part_literally(archive, server):
         "   日期：2024-05-01｜栏目：协会动态｜作者：张三\n"
         f"   链接：{url(2)}\n"
         "   该文章已从网站删除（2024-05-02 16:00 发现）。\n"
+        "   存档内容：\n"
+        "   第一段。\n"
+        "   第二段。\n"
+        "   ……\n"
         "\n"
         "-- \n"
         "barwatch 自动发送，请勿回复。时间为 Asia/Shanghai 时间。\n"
     )
+
+
+def test_a_removed_article_links_to_its_archived_page_when_the_archive_is_public(archive, server):
+    crawl(archive, [rec(1, "将删除的文章")])
+    crawl(archive, gone=[1])
+    web = WebSettings(public_url="https://barwatch.example.org/barwatch")
+
+    notify(archive, AlertSettings(), settings(server.port), web=web)
+
+    [msg] = server.handler.messages()
+    page = f"https://barwatch.example.org/barwatch/-/article/{aid(1)}"
+    assert f"   该文章已从网站删除（2024-05-02 16:00 发现）。\n   存档：{page}\n" in text_of(msg)
+    assert "存档内容" not in text_of(msg)
+    assert f'<p><a href="{page}">存档页面</a></p>' in html_of(msg)
 
 
 def test_server_rejecting_data_leaves_alerts_pending_until_it_accepts(archive, server, clock):

@@ -13,6 +13,7 @@ work, and nothing has to rewrite requests.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from storage import search
 from storage.archive import read_versions
 from storage.datasette_plugin import chart, feed, pages
 from storage.diffs import changes_from_unified, paragraph_changes, render_changes
-from storage.serve import TIME_COLUMNS
+from storage.serve import ARTICLE_PAGE, TIME_COLUMNS
 from storage.textops import clean_text, local_time, one_line
 
 _CELL_COLUMNS = TIME_COLUMNS | {"title", "diff"}
@@ -241,7 +242,7 @@ def register_routes(datasette):
     # ("/.json" is still Datasette's index), the others are paths Datasette does not use.
     return [
         (r"^/$", pages.home_view),
-        (r"^/(?P<database>[^/.]+)/-/article/(?P<id>[^/.]+)$", pages.article_view),
+        (r"^/(?P<database>[^/.]+)/" + re.escape(ARTICLE_PAGE).replace(r"\{id\}", r"(?P<id>[^/.]+)") + "$", pages.article_view),
         (r"^/(?P<database>[^/.]+)/-/chart$", chart.chart_view),
         (r"^/(?P<database>[^/.]+)/feed\.atom$", feed.feed_view),
         (r"^/-/barwatch\.css$", stylesheet),

@@ -179,13 +179,12 @@ async def feed_view(datasette, request):
             raise NotFound(f"{database} has no channel named {one_line(channel)!r}")
     alerts = await db.execute_fn(lambda conn: outbox.announced(conn, FEED_SIZE, channel))
     zone = pages.zone_of(datasette)
-    base = datasette.urls.database(database)
     qs = request.query_string
     body = build_feed(
         alerts,
         self_url=datasette.absolute_url(request, request.path) + (f"?{qs}" if qs else ""),
         site_url=datasette.absolute_url(request, datasette.urls.instance()),
-        article_url=lambda aid: datasette.absolute_url(request, f"{base}/-/article/{aid}"),
+        article_url=lambda aid: datasette.absolute_url(request, pages.article_path(datasette, database, aid)),
         zone=zone,
         channel=channel,
     )

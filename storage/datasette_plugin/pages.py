@@ -12,7 +12,6 @@ import html
 import json
 import re
 import sqlite3
-from urllib.parse import quote
 
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
@@ -20,7 +19,7 @@ from markupsafe import Markup
 from storage import outbox, search
 from storage.archive import read_article, read_events, read_versions
 from storage.diffs import CONTEXT, paragraph_changes, render_changes
-from storage.serve import PLUGIN_NAME
+from storage.serve import ARTICLE_PAGE, PLUGIN_NAME
 from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
 
 ARTICLE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -33,7 +32,7 @@ def zone_of(datasette) -> str:
 
 
 def article_path(datasette, database: str, article_id: str) -> str:
-    return datasette.urls.path(f"/{quote(database)}/-/article/{article_id}")
+    return f"{datasette.urls.database(database)}/{ARTICLE_PAGE.format(id=article_id)}"
 
 
 def short_section(section: str | None) -> str:
@@ -195,7 +194,7 @@ async def home_view(datasette, request):
     query = (request.args.get("q") or "").strip()
     zone = zone_of(datasette)
     context = await datasette.get_database(database).execute_fn(lambda conn: home_context(conn, query, zone))
-    context.update(database=database, others=archives[1:])
+    context.update(database=database, others=archives[1:], article_path=lambda aid: article_path(datasette, database, aid))
     return Response.html(await datasette.render_template("barwatch_home.html", context, request=request))
 
 
