@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DB ?= barwatch.db
 
-.PHONY: setup crawl test demo serve lock clean
+.PHONY: setup crawl test demo serve screenshots lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ crawl: setup        ## incremental crawl of the live site into $(DB)
 test: setup         ## the whole test suite
 	$(BIN)/python -m pytest -q
 
-demo: setup         ## fixture site on 127.0.0.1 -> fresh archive in demo/ -> summary
+demo: setup         ## fixture site on 127.0.0.1 -> baseline crawl, site changes, second crawl -> what changed
 	$(BIN)/barwatch demo --dir demo
+
+screenshots: setup  ## the README's pictures, from a fresh demo archive in chromium (needs fonts-noto-cjk)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 serve: setup
 	$(BIN)/barwatch serve --db $(DB)

@@ -524,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Tests need crawls seconds apart; the config allows 1 minute at the least.
     p.add_argument("--every-seconds", type=_positive_int, help=argparse.SUPPRESS)
 
-    p = _command(sub, "demo", cmd_demo, "Serve the bundled fixture site on 127.0.0.1, crawl it into a fresh archive and show it.",
+    p = _command(sub, "demo", cmd_demo, "Serve the bundled fixture site on 127.0.0.1, crawl it, let it change (new, edited, removed), crawl again and show what changed.",
                  "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db")
     p.add_argument("--dir", default="demo", help="where the demo archive goes (default: ./demo)")
     p.add_argument("--serve", action="store_true", help="then keep serving the archive in Datasette")

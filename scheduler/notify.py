@@ -389,6 +389,7 @@ def _ops_html(alert: PendingAlert) -> str:
 
 
 _STYLE = (
+    "body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;line-height:1.6}"
     "del{background:#fdd;color:#a00}"
     "ins{background:#dfd;color:#060;text-decoration:none}"
     "blockquote{color:#444;margin:.4em 0 .4em 1em}"

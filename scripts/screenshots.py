@@ -13,7 +13,10 @@
    * search.png   the front page with a search typed, ``/?q=律师``, full height;
    * article.png  the changed article's page, top of it (最近修改, the diff highlighted);
    * digest.png   the HTML part of the digest ``barwatch notify`` would mail, composed
-                  without SMTP at a fixed time, so the picture is stable.
+                  without SMTP at a fixed time, cut to the mail's height.
+
+The crawl times the pages and the mail show are the demo's own (the machine's clock), so
+the pictures change from one day to the next; everything else is fixed by the fixtures.
 
 Full-height shots taller than MAX_FULL_HEIGHT are cut to CLIP_HEIGHT. Needs a CJK font
 (fonts-noto-cjk): without one Chinese renders as boxes, so the script refuses to run.
@@ -24,14 +27,12 @@ import argparse
 import contextlib
 import io
 import shutil
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -122,49 +123,16 @@ def digest_html(db: Path) -> str:
     return messages[0].html()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = SERVE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise Failure(f"serve() exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise Failure(f"serve() did not answer {url} within {timeout:g} s:\n{log.read_text(errors='replace')}")
-
-
 @contextlib.contextmanager
 def serving(db: Path, log: Path):
     from crawler.config import load_config
+    from fixtures.datasette import serving as serve_in_child
 
-    zone = load_config(None).timezone
-    port = free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c",
-             f"from storage.serve import serve; serve({str(db)!r}, port={port}, zone={zone!r})"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{base}/-/versions.json", proc, log)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        with serve_in_child(db, log, zone=load_config(None).timezone, timeout=SERVE_TIMEOUT) as base:
+            yield base
+    except RuntimeError as exc:
+        raise Failure(str(exc)) from None
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -175,10 +143,17 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def shoot(page, path: Path, full: bool) -> None:
+def shoot(page, path: Path, full: bool, fit: bool = False) -> None:
     """Full height when asked (cut to CLIP_HEIGHT if taller than MAX_FULL_HEIGHT), else the
-    viewport, i.e. the top of the page."""
-    if full:
+    viewport, i.e. the top of the page. ``fit``: just the content's height, for a page
+    shorter than the viewport (the mail), so no blank band is left below it."""
+    if fit:
+        height = page.evaluate(
+            "() => Math.ceil(document.body.getBoundingClientRect().bottom"
+            " + parseFloat(getComputedStyle(document.body).marginBottom || '0'))")
+        height = max(1, min(int(height), CLIP_HEIGHT))
+        page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": WIDTH, "height": height})
+    elif full:
         height = page.evaluate("() => Math.ceil(document.documentElement.scrollHeight)")
         if height > MAX_FULL_HEIGHT:
             page.screenshot(path=str(path), full_page=True,
@@ -236,7 +211,7 @@ def take_screenshots(base: str, article_id: str, html: str, out: Path) -> None:
 
                 page.set_content(html, wait_until="load")
                 page.evaluate("() => document.fonts.ready")
-                shoot(page, out / "digest.png", full=True)
+                shoot(page, out / "digest.png", full=True, fit=True)
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -272,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args.out.resolve(), args.keep, args.verbose)
     except Failure as exc:
+        print(f"screenshots: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
         print(f"screenshots: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

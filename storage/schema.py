@@ -25,6 +25,9 @@ SCHEMA_VERSION = 3
 # One defined set of run statuses; ``held`` is separate (a run can be partial and held).
 RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
 HOLD_FLAGS = ("suspect", "released")
+# What the pages call them.
+RUN_STATUS_LABELS = {"running": "进行中", "ok": "正常", "partial": "部分失败", "failed": "失败", "interrupted": "中断"}
+HOLD_FLAG_LABELS = {"suspect": "可疑，提醒暂扣", "released": "已确认放行"}
 
 # name -> (columns in order, primary key, extra options)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {

@@ -1,86 +1,49 @@
-"""The Datasette front end in a real browser (Debian's chromium driven by Playwright).
+"""What an operator sees, in a real browser: Debian's chromium driven by Playwright.
 
-``serve()`` runs in a subprocess on a free 127.0.0.1 port over an archive built from the
-fixture records, with one edited article so a version 2 exists. Screenshots go to /tmp.
+``serve()`` runs in a subprocess on a free 127.0.0.1 port over the archive of
+tests/test_pages.py (a baseline, then an edit, a new article, a removal). Chinese text
+needs fonts-noto-cjk installed; without it every character is a box, and the widths
+measured here would be a box's.
 """
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from fixtures.datasette import serving
 from storage.archive import Archive
-from tests.test_search import GUIDE, build_fixture_archive, fixture_record
+from tests.test_pages import EDIT_TEXT, GUIDE, build_pages_archive
+from tests.test_search import fixture_record
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-EDIT_TEXT = "或者购房人书面通知解除合同之日"
-SHOTS = Path("/tmp")
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); in CI this test must run", allow_module_level=True)
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after the skip on purpose)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve() exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"serve() did not answer {url} within {timeout}s: {log.read_text()}")
+# Every element whose content is wider than its box by more than 4 px: a page that scrolls
+# sideways, a table wrapper that does, or text spilling out of its cell. Elements with
+# nothing laid out (display: none, inline) report 0 and 0.
+OVERFLOWING = """() => [...document.querySelectorAll('*')]
+  .filter(el => el.scrollWidth > el.clientWidth + 4)
+  .map(el => `${el.tagName.toLowerCase()}.${el.className} ${el.scrollWidth}>${el.clientWidth}`)"""
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    path = folder / "fixture.db"
-    with build_fixture_archive(path) as archive:
-        run_id = archive.start_run("incremental")
-        assert archive.record_article(run_id, fixture_record(GUIDE, "edited")) == "changed"
-        archive.finish_run(run_id, requests=1)
-    port = free_port()
-    log = folder / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", f"from storage.serve import serve; serve({str(path)!r}, port={port})"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/-/versions.json", proc, log)
+    path = build_pages_archive(folder / "fixture.db")
+    with serving(path, folder / "serve.log") as base:
         yield base, path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(
+        b = p.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -88,15 +51,106 @@ def page():
             timeout=60_000,
         )
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            pg = context.new_page()
-            pg.set_default_timeout(15_000)
-            pg.set_default_navigation_timeout(30_000)
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
 
 
+def new_page(browser, width: int, height: int = 900):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.set_default_navigation_timeout(30_000)
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    pg = new_page(browser, 1280)
+    yield pg
+    pg.context.close()
+
+
+@pytest.fixture(scope="module")
+def phone(browser):
+    pg = new_page(browser, 390, 844)
+    yield pg
+    pg.context.close()
+
+
+# ---------------------------------------------------------------------------- the front door
+def test_search_from_the_front_page_opens_the_article(server, page):
+    base, _ = server
+    page.goto(f"{base}/")
+    box = page.locator("input#q")
+    expect(box).to_be_focused()  # the search box comes first and takes the keyboard
+    box.fill("失权")
+    box.press("Enter")
+    page.wait_for_url("**/?q=*")
+    results = page.locator("section.results ol.results > li")
+    expect(results).to_have_count(1)
+    results.first.locator("a.title").click()
+    page.wait_for_url("**/-/article/6331c7bb2c8d5e80d451f82e2f88ce96")
+    expect(page.locator("h1.article-title")).to_have_text("论股东失权制度在有限责任公司中的适用")
+    expect(page.locator(".body p").first).to_be_visible()
+
+
+def test_a_changed_articles_page_shows_its_diff_highlighted_in_the_first_screen(server, page):
+    base, _ = server
+    page.goto(f"{base}/fixture/-/article/{GUIDE}")
+    inserted = page.locator("section.latest-change ins")
+    expect(inserted).to_have_text(EDIT_TEXT)
+    box = inserted.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900  # no scrolling to find it
+    background = inserted.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/?q=律师", "/fixture/articles", f"/fixture/-/article/{GUIDE}", "/fixture/recent_changes", "/fixture/-/chart"],
+)
+def test_nothing_scrolls_sideways_at_1280(server, page, path):
+    base, _ = server
+    page.goto(base + path)
+    assert page.evaluate(OVERFLOWING) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=律师", f"/fixture/-/article/{GUIDE}"])
+def test_front_page_and_article_page_work_on_a_phone(server, phone, path):
+    base, _ = server
+    phone.goto(base + path)
+    assert phone.evaluate(OVERFLOWING) == []
+    box = phone.locator("input#q" if not path.startswith("/fixture") else "h1.article-title").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
+def test_dates_do_not_wrap(server, page):
+    base, _ = server
+    page.goto(f"{base}/fixture/articles")
+    # One line box per date: a date that wraps (2025-12- / 16) has two.
+    lines = page.locator("table.barwatch-articles td.col-published, table.barwatch-articles td.col-last_changed").evaluate_all(
+        """cells => cells.map(c => { const r = document.createRange(); r.selectNodeContents(c);
+             return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })"""
+    )
+    assert len(lines) == 2 * 27 and set(lines) == {1}
+
+
+def test_chart_fits_its_container(server, page, phone):
+    base, _ = server
+    for pg, width in ((page, 1280), (phone, 390)):
+        pg.goto(f"{base}/fixture/-/chart")
+        chart = pg.locator("svg.barwatch-chart")
+        expect(chart).to_be_visible()
+        svg, wrap = chart.bounding_box(), pg.locator(".barwatch-chart-wrap").bounding_box()
+        last = pg.locator("svg.barwatch-chart rect.bar").last.bounding_box()
+        assert svg["x"] + svg["width"] <= wrap["x"] + wrap["width"] + 0.5, width
+        assert last["x"] + last["width"] <= wrap["x"] + wrap["width"] + 0.5, width
+        assert pg.locator("svg.barwatch-chart rect.bar").count() >= 22
+
+
+# ---------------------------------------------------------------------------- Datasette's own pages
 def test_search_box_finds_a_two_character_query(server, page):
     base, _ = server
     page.goto(f"{base}/fixture/articles")
@@ -108,7 +162,6 @@ def test_search_box_finds_a_two_character_query(server, page):
     expect(rows).to_have_count(1)
     expect(rows.first.locator("td.col-title")).to_have_text("论股东失权制度在有限责任公司中的适用")
     expect(page.locator("input#_search")).to_have_value("失权")  # the box shows what was typed
-    page.screenshot(path=str(SHOTS / "barwatch-search.png"), full_page=True)
 
 
 def test_search_box_finds_the_traditional_copy(server, page):
@@ -125,29 +178,20 @@ def test_search_box_finds_the_traditional_copy(server, page):
 def test_recent_changes_show_the_diff(server, page):
     base, _ = server
     page.goto(f"{base}/fixture/recent_changes")
-    diff = page.locator("pre.barwatch-diff").first
+    diff = page.locator("div.barwatch-diff").first
     expect(diff).to_be_visible()
     expect(diff.locator("ins")).to_have_text(EDIT_TEXT)
-    expect(page.locator("td.col-title").first).to_have_text("律师办理商品房预售合同纠纷案件业务指引")
-    page.screenshot(path=str(SHOTS / "barwatch-changes.png"), full_page=True)
+    expect(page.locator("td.col-title a").first).to_have_text("律师办理商品房预售合同纠纷案件业务指引")
+    expect(page.locator("pre.wrapped-sql, textarea#sql-editor")).to_have_count(0)  # the SQL is hidden
 
 
 def test_new_rows_appear_without_restarting(server, page):
     base, path = server
     with Archive(path) as archive:  # the crawler writes while Datasette serves
         run_id = archive.start_run("incremental")
-        archive.record_article(run_id, fixture_record("1a149ada6ed3f1c6337d78a382204fdf", "added"))
+        edited = fixture_record(GUIDE, "edited")
+        edited["title"] = edited["title"] + "（修订）"
+        assert archive.record_article(run_id, edited) == "changed"
         archive.finish_run(run_id, requests=1)
-    page.goto(f"{base}/fixture/search?q=理事会")
-    expect(page.locator("td.col-title").first).to_have_text("上海市律师协会第十二届理事会第五次会议召开")
-
-
-def test_chart_is_drawn(server, page):
-    base, _ = server
-    page.goto(f"{base}/fixture/-/chart")
-    chart = page.locator("svg.barwatch-chart")
-    expect(chart).to_be_visible()
-    box = chart.bounding_box()
-    assert box is not None and box["width"] > 200 and box["height"] > 200
-    assert page.locator("svg.barwatch-chart rect.bar").count() >= 22
-    page.screenshot(path=str(SHOTS / "barwatch-chart.png"), full_page=True)
+    page.goto(f"{base}/")
+    expect(page.locator("section.latest li a.title").first).to_have_text("律师办理商品房预售合同纠纷案件业务指引（修订）")

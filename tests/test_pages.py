@@ -25,11 +25,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@pytest.fixture(scope="module")
-def archive_path(tmp_path_factory) -> Path:
+def build_pages_archive(path: Path) -> Path:
     """The fixture archive (a baseline, announced to nobody), then one run with an edit, a
     new article of a walked channel, a removal and an article titled with markup."""
-    path = tmp_path_factory.mktemp("pages") / "fixture.db"
     with build_fixture_archive(path) as archive:
         archive.add_channel(CHANNEL, "律协动态", how_found="config", first_page=1)
         run_id = archive.start_run("full")
@@ -43,6 +41,11 @@ def archive_path(tmp_path_factory) -> Path:
         assert archive.record_article(run_id, evil, channel=CHANNEL) == "new"
         archive.finish_run(run_id, requests=4)
     return path
+
+
+@pytest.fixture(scope="module")
+def archive_path(tmp_path_factory) -> Path:
+    return build_pages_archive(tmp_path_factory.mktemp("pages") / "fixture.db")
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +86,7 @@ def test_front_page_shows_channel_health_and_the_tables(ds):
     assert "共存档 27 篇（其中 1 篇已从网站删除）" in health
     assert "律协动态 2" in health and "正常" in health  # two live articles found on its lists
     assert 'href="/fixture/feed.atom?channel=%E5%BE%8B%E5%8D%8F%E5%8A%A8%E6%80%81"' in html
+    assert "# 开始 结果 新 改 删 失败 3 2026-02-01 16:00 正常 2 1 1 0" in health  # newest run first
     for link in ("/fixture/articles", "/fixture/recent_changes", "/fixture/-/chart", "/fixture/crawl_runs"):
         assert f'href="{link}"' in html
 
@@ -121,7 +125,7 @@ def test_article_page_shows_the_latest_change_then_the_body_and_history(ds):
     assert page.status_code == 200
     html = page.text
     assert '<h1 class="article-title">律师办理商品房预售合同纠纷案件业务指引</h1>' in html
-    meta = text_of(html[html.index('<p class="meta">'):html.index("</p>", html.index('<p class="meta">'))])
+    meta = text_of(html[html.index('<p class="article-meta">'):html.index("</p>", html.index('<p class="article-meta">'))])
     assert meta == "日期：2022-08-05 栏目：业务研究大厅 > 业务指引 作者：房地产业务研究委员会 阅读：3318 版本 2"
     change = html.index('<section class="latest-change"')
     assert change < html.index('<div class="body">') < html.index('<section class="history"')

@@ -62,16 +62,6 @@ def sql_one_line(text):
     return one_line(text) if isinstance(text, str) else text
 
 
-def _is_archive(conn: sqlite3.Connection) -> bool:
-    try:
-        return (
-            conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [search.FTS_TABLE]).fetchone()
-            is not None
-        )
-    except sqlite3.DatabaseError:
-        return False
-
-
 @hookimpl(trylast=True)
 def prepare_connection(conn, database, datasette):
     # Functions are registered on every connection so ad-hoc SQL can use them too.
@@ -82,12 +72,12 @@ def prepare_connection(conn, database, datasette):
     # barwatch_fold: sections of mirror copies are traditional with pinyin (律協(xié)動態):
     # the chart and the per-month query count them with their simplified channel.
     search.register_functions(conn)
-    # Control characters out of stored text (rows of older barwatch versions too): the
-    # Atom feed's XML cannot carry them, and a terminal or reader must not act on them.
+    # Control characters out of stored text (rows of older barwatch versions too), for
+    # ad-hoc SQL whose CSV or JSON ends up in a terminal or an XML file.
     conn.create_function("barwatch_clean", 1, sql_clean, deterministic=True)
     conn.create_function("barwatch_one_line", 1, sql_one_line, deterministic=True)
     # trylast: Datasette's own escape_fts is registered before this one and is replaced.
-    if _is_archive(conn):
+    if pages.is_archive(conn):
         conn.create_function("escape_fts", 1, sql_fts_query)
 
 
@@ -102,7 +92,7 @@ def _is_archive_name(datasette, database: str):
         if database not in cache:
             try:
                 cache[database] = await datasette.get_database(database).execute_fn(pages.is_archive)
-            except (KeyError, sqlite3.DatabaseError):
+            except KeyError:
                 cache[database] = False
         return cache[database]
 

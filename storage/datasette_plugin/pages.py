@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from storage import outbox, search
 from storage.archive import read_article, read_events, read_versions
+from storage.schema import HOLD_FLAG_LABELS, RUN_STATUS_LABELS
 from storage.diffs import CONTEXT, paragraph_changes, render_changes
 from storage.serve import ARTICLE_PAGE, PLUGIN_NAME
 from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
@@ -41,7 +42,12 @@ def short_section(section: str | None) -> str:
 
 
 def is_archive(conn: sqlite3.Connection) -> bool:
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    """Whether the database is a barwatch archive: the plugin is active for any Datasette
+    in this environment and leaves other databases alone."""
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:  # not a database at all, or encrypted
+        return False
     return {"articles", "versions", "alerts", search.FTS_TABLE} <= names
 
 
@@ -135,6 +141,8 @@ def _runs(conn: sqlite3.Connection, zone: str, limit: int = 5) -> list[dict]:
         run = dict(zip(names, row))
         run["started_at"] = local_time(run["started_at"], zone)
         run["note"] = one_line(run["note"])
+        run["status_label"] = RUN_STATUS_LABELS.get(run["status"], run["status"])
+        run["held_label"] = HOLD_FLAG_LABELS.get(run["held"], run["held"])
         runs.append(run)
     return runs
 
