@@ -403,7 +403,7 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, zone: 
 
     ds = build_datasette(db_path, zone=zone)
     asyncio.run(ds.invoke_startup())
-    print(f"barwatch: serving {db_path} at http://{host}:{port}/{Path(db_path).stem}", file=sys.stderr, flush=True)
+    print(f"barwatch: serving {db_path} at http://{host}:{port}/", file=sys.stderr, flush=True)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
 
 

@@ -6,58 +6,29 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from datasette import hookimpl
-from datasette.plugins import pm
 
-from storage import datasette_plugin, serve
+from storage import serve
 from storage.archive import Archive
 from storage.datasette_plugin import feed
 from storage.outbox import PendingAlert
 from tests.test_sanitise import CONTROLS, ESC, NEL, RLO, URL as EVIL_URL, _store_evil_rows, has_control
+from tests.test_notify import aid, rec, url
 from tests.test_search import GUIDE, build_fixture_archive, fixture_record, stepping_clock
 
 A = "{http://www.w3.org/2005/Atom}"
 TAG = "tag:barwatch.lawyers.org.cn,2026:"
 EDIT_TEXT = "或者购房人书面通知解除合同之日"
-ROUTE = r"^/(?P<database>[^/.]+)/feed\.atom$"
-TEST_PLUGIN = "barwatch_test_feed_route"
 LXDT, YWZY = "律协动态", "业务指引"
 T_LXDT = "https://www.lawyers.org.cn/news/list/lxdt/{page}"
 T_YWZY = "https://www.lawyers.org.cn/news/list/ywzy/{page}"
 T0 = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2026, 11, 29, 19, 14, 11, tzinfo=dt.timezone.utc)  # 2026-11-30 03:14:11 in Shanghai
 T3 = dt.datetime(2026, 12, 1, 1, 2, 3, tzinfo=dt.timezone.utc)
-
-
-# ---------------------------------------------------------------------------- the route
-@hookimpl
-def _register_routes(datasette):
-    return [(ROUTE, feed.feed_view)]
-
-
-@pytest.fixture(scope="module")
-def feed_route():
-    """The route as storage.datasette_plugin registers it, for as long as it does not yet.
-
-    Datasette builds its routes when it is constructed: every Datasette of this module is
-    made after this fixture has run. Datasette wants a plugin to be a module."""
-    own = [view for _, view in datasette_plugin.register_routes(datasette=None)]
-    if feed.feed_view in own or pm.get_plugin(TEST_PLUGIN) is not None:
-        yield
-        return
-    plugin = types.ModuleType(TEST_PLUGIN)
-    plugin.register_routes = _register_routes
-    pm.register(plugin, name=TEST_PLUGIN)
-    try:
-        yield
-    finally:
-        pm.unregister(plugin)
 
 
 def get(ds, path: str):
@@ -116,23 +87,6 @@ class Clock:
         return self.t
 
 
-def aid(n: int) -> str:
-    return f"{n:032x}"
-
-
-def url(n: int) -> str:
-    return f"https://www.lawyers.org.cn/info/{aid(n)}"
-
-
-def rec(n: int, title: str, body: str = "第一段。\n第二段。\n第三段。\n第四段。", **kw) -> dict:
-    record = {
-        "id": aid(n), "url": url(n), "section": "行业资讯 > 律协动态", "title": title, "published": "2024-05-01",
-        "author": "张三", "source": "上海市律师协会", "views": 10, "body": body, "attachments": [],
-    }
-    record.update(kw)
-    return record
-
-
 GUIDE_BODY = "第一条 律师应当审查合同。\n第二条 律师应当提示风险。"
 
 
@@ -166,7 +120,7 @@ def second_and_third_runs(path: Path, clock: Clock) -> dict[str, int]:
 
 
 @pytest.fixture
-def channels_archive(tmp_path, feed_route):
+def channels_archive(tmp_path):
     path = tmp_path / "watch.db"
     clock = Clock(T0)
     baseline(path, clock)
@@ -208,7 +162,7 @@ def test_feed_lists_new_changed_removed_and_restored(channels_archive):
     assert links(new) == {"alternate": url(4)}
     assert [c.get("term") for c in new.findall(f"{A}category")] == [LXDT]
     assert text(new, "content") == (
-        "<p>2024-05-01 · 行业资讯 &gt; 律协动态 · 张三</p><p>第一段。</p><p>第二段。</p><p>第三段。</p><p>…</p>"
+        "<p>2024-05-01 · 协会动态 · 张三</p><p>第一段。</p><p>第二段。</p><p>第三段。</p><p>…</p>"
         f'<p><a href="{archived(aid(4))}">存档（全部版本）</a></p>'
     )
 
@@ -224,7 +178,7 @@ def test_feed_lists_new_changed_removed_and_restored(channels_archive):
     assert links(removed) == {"alternate": archived(aid(3))}
     assert text(removed, "content").startswith(
         "<p>本文已于 2026-11-30 03:14 从网站删除（原网址不再能打开）。以下是存档中的内容：</p>"
-        "<p>2024-05-01 · 行业资讯 &gt; 律协动态 · 张三</p><p>第一段。</p>"
+        "<p>2024-05-01 · 协会动态 · 张三</p><p>第一段。</p>"
     )
     assert links(restored) == {"alternate": url(3)}
     assert text(restored, "content").startswith("<p>本文已于 2026-12-01 09:02 重新出现在网站上。</p>")
@@ -272,7 +226,7 @@ def test_not_an_archive_is_404(channels_archive):
 
 
 # ---------------------------------------------------------------------------- the fixture site
-def test_fixture_archive_feed_has_the_change_only(tmp_path, feed_route):
+def test_fixture_archive_feed_has_the_change_only(tmp_path):
     # The 25 articles of the first crawl are the baseline: only the later edit is news.
     path = tmp_path / "fixture.db"
     with build_fixture_archive(path) as archive:
@@ -290,7 +244,7 @@ def test_fixture_archive_feed_has_the_change_only(tmp_path, feed_route):
     )
 
 
-def test_held_change_stays_out_until_released(tmp_path, feed_route):
+def test_held_change_stays_out_until_released(tmp_path):
     path = tmp_path / "held.db"
     Archive(path).close()
     ds = serve.build_datasette(path)
@@ -309,7 +263,7 @@ def test_held_change_stays_out_until_released(tmp_path, feed_route):
 
 
 # ---------------------------------------------------------------------------- control characters
-def test_rows_of_an_older_barwatch_with_control_characters(tmp_path, feed_route):
+def test_rows_of_an_older_barwatch_with_control_characters(tmp_path):
     path = tmp_path / "evil.db"
     _store_evil_rows(path)
     with sqlite3.connect(path) as conn:

@@ -1,4 +1,12 @@
-"""barwatch's Datasette plugin: Chinese search, diff rendering, a month facet, a chart.
+"""barwatch's Datasette plugin: the operator's pages and the Chinese search in Datasette.
+
+* routes: the front door ``/`` and article pages (:mod:`.pages`), the Atom feed
+  (:mod:`.feed`), the chart (:mod:`.chart`) and barwatch.css;
+* templates (``templates/``): the pages, the articles list and row pages (``_table.html``),
+  stored queries titled by their title (``query.html``); all extend Datasette's own;
+* cells: UTC times in the site's zone, titles linking to their article's page, a diff
+  column as the trimmed character-level change (:mod:`storage.diffs`);
+* SQL functions, the month facet and the search box's Chinese search.
 
 Loaded through the ``datasette`` entry point (pyproject), so it is active for any
 Datasette in this environment; :mod:`storage.serve` also registers it by hand when the
