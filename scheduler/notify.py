@@ -414,7 +414,7 @@ def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _Vie
             out.append(f"<h3>{_esc(_SECTION_HEAD[kind])}</h3><ol>")
             out += [_entry_html(a, config, view) for a in group]
             out.append("</ol>")
-    out.append("<p><small>barwatch 自动发送，请勿回复。</small></p></body></html>")
+    out.append(f"<p><small>barwatch 自动发送，请勿回复。时间为 {_esc(view.zone)} 时间。</small></p></body></html>")
     return clean_text("\n".join(out) + "\n")
 
 
