@@ -365,11 +365,33 @@ def _article_id(archive, key: str) -> str:
 
 
 def cmd_notify(args) -> int:
-    from scheduler.notify import run_notify
+    from scheduler.notify import run_notify, run_test
 
     config = _load_config(args)
+    if args.test:
+        return run_test(config.alerts)
+    if args.status:
+        return _notify_status(_open_archive(args))
     archive = _open_archive(args, mode="ro" if args.dry_run else "rw")
     return run_notify(archive, config.alerts, dry_run=args.dry_run, zone=config.timezone, web=config.web)
+
+
+def _notify_status(archive) -> int:
+    from storage import outbox
+
+    rows = outbox.channel_status(archive)
+    if not rows:
+        print("no alert channel has been used yet")
+        return 0
+    print(f"{'channel':<44} {'sent':>6} {'pending':>8} {'gave up':>8}  last ok / last error")
+    for r in rows:
+        state = f"ok {r['last_ok']}" if r["last_ok"] else "never ok"
+        if r["failing_since"]:
+            state = f"failing since {r['failing_since']}: {r['last_error']}"
+        print(f"{_terminal(r['label'])[:44]:<44} {r['sent']:>6} {r['pending']:>8} {r['given_up']:>8}  {_terminal(state)}")
+    for d in outbox.given_up(archive):
+        print(f"  gave up alert {d['alert_id']} on {_terminal(d['channel'])} at {d['gave_up_at']}: {_terminal(d['last_error'])}")
+    return 0
 
 
 def cmd_search(args) -> int:
@@ -497,11 +519,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=_positive_int, help="compare this version with the one before (default: the latest)")
     p.add_argument("--plain", action="store_true", help="plain text markers [-old-]{+new+} even on a terminal")
 
-    p = _command(sub, "notify", cmd_notify, "Send the pending alerts by email (SMTP settings from BARWATCH_SMTP_*).",
+    p = _command(sub, "notify", cmd_notify,
+                 "Send the pending alerts: by mail (BARWATCH_SMTP_*) and to chat (BARWATCH_NOTIFY_URLS), each once.",
+                 "BARWATCH_NOTIFY_URLS='dingtalk://SECRET@TOKEN wecombot://KEY' barwatch notify\n"
                  "BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \\\n"
-                 "  BARWATCH_MAIL_TO=team@example.com barwatch notify\nbarwatch notify --dry-run")
+                 "  BARWATCH_MAIL_TO=team@example.com barwatch notify --dry-run")
     _db(p), _config(p)
-    p.add_argument("--dry-run", action="store_true", help="print the messages, send and mark nothing")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--dry-run", action="store_true", help="print what each channel would receive; send and mark nothing")
+    what.add_argument("--test", action="store_true", help="send one short test message to every channel and report each")
+    what.add_argument("--status", action="store_true", help="list the channels: sent, pending, given up, last error")
 
     p = _command(sub, "search", cmd_search, "Search the archive (Chinese words of any length, Latin tokens).",
                  "barwatch search 律师 疫情 --since 2024-01-01 --limit 5")

@@ -113,7 +113,7 @@ def notify_with_backoff(state: DaemonState, db_path: str, config: Config) -> Non
 
     now = time.monotonic()
     if now < state.notify_not_before:
-        logger.info("notify: backing off for %.0f s more after SMTP errors", state.notify_not_before - now)
+        logger.info("notify: backing off for %.0f s more after delivery errors", state.notify_not_before - now)
         return
     try:
         with Archive(db_path, mode="rw") as archive:
@@ -161,9 +161,37 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
     return scheduler
 
 
+def check_channels(db_path: str, config: Config, environ=None) -> str | None:
+    """With notifications on, the channels must be there and right before the first crawl:
+    a daemon that crawls and then only logs a back-off every few minutes helps nobody.
+    Returns what is wrong, or None. Channels that are right are registered, so the alerts
+    of the first crawl are theirs."""
+    if not config.schedule.notify:
+        return None
+    from scheduler.notify import NO_CHANNEL, configured_channels, register
+    from storage.archive import Archive, NoArchive
+
+    try:
+        channels = configured_channels(config.alerts, environ)
+    except ValueError as exc:
+        return str(exc)
+    if channels.empty:
+        return NO_CHANNEL + " (or set notify = false in [schedule])"
+    try:
+        with Archive(db_path, mode="rw") as archive:
+            register(archive, channels)
+    except NoArchive:
+        pass  # the first crawl creates it; the channels are registered at the first notify
+    return None
+
+
 def run_daemon(db_path: str, config: Config, config_path: str | None = None, base_url: str | None = None,
                every_seconds: int | None = None) -> int:
     setup_logging()
+    problem = check_channels(db_path, config)
+    if problem is not None:
+        logger.error("daemon not started: %s", problem)
+        return 2
     state = DaemonState()
     scheduler = build_scheduler(state, db_path, config, config_path, base_url, every_seconds)
 

@@ -23,6 +23,7 @@ import smtplib
 import socket
 import ssl
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,7 +55,7 @@ _GONE_OR_BACK = {
 }
 # Operations notices (outbox.OPERATIONS: a run failed, failures keep coming, a run is held)
 # come first in a digest, under their own heading, and each is its own mail per article.
-_OPS_HEAD = "运行通知"
+OPS_HEAD = "运行通知"
 _OPS_COUNT = "条运行通知"
 
 
@@ -163,7 +164,7 @@ class SmtpSettings:
 
 # --------------------------------------------------------------------------- composing
 @dataclass(frozen=True)
-class _View:
+class View:
     """How a mail shows what it carries: times in ``zone``, archived pages under ``web``."""
 
     zone: str
@@ -196,7 +197,7 @@ def _one_line(text) -> str:
     return one_line(None if text is None else str(text))
 
 
-def _title(alert: PendingAlert) -> str:
+def title_of(alert: PendingAlert) -> str:
     return _one_line(alert.title) or "（无标题）"
 
 
@@ -204,16 +205,16 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _counts(alerts: Sequence[PendingAlert]) -> dict[str, int]:
+def counts(alerts: Sequence[PendingAlert]) -> dict[str, int]:
     return {k: sum(1 for a in alerts if a.kind == k) for k in (OPERATIONS, *KINDS)}
 
 
-def _summary(counts: dict[str, int]) -> str:
+def summary(numbers: dict[str, int]) -> str:
     words = {OPERATIONS: _OPS_COUNT, **_SUBJECT_COUNT}
-    return "，".join(f"{counts[k]} {words[k]}" for k in (OPERATIONS, *KINDS) if counts.get(k))
+    return "，".join(f"{numbers[k]} {words[k]}" for k in (OPERATIONS, *KINDS) if numbers.get(k))
 
 
-def _notice_lines(alert: PendingAlert) -> list[str]:
+def notice_lines(alert: PendingAlert) -> list[str]:
     """The lines of an operations notice, each cleaned to one line; blank lines dropped."""
     lines = [_one_line(line) for line in (clean_text(alert.notice) or "").split("\n")]
     return [line for line in lines if line] or [_one_line(alert.incident) or "（无说明）"]
@@ -233,9 +234,9 @@ def subject_for(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     if config.mode == "per_article" and len(alerts) == 1:
         a = alerts[0]
         if a.kind == OPERATIONS:
-            return _header(f"{prefix}{_OPS_HEAD}：{_shorten(_notice_lines(a)[0], MAX_SUBJECT_TITLE)}")
-        return _header(f"{prefix}{SITE_NAME}{_SUBJECT_SINGLE[a.kind]}：{_shorten(_title(a), MAX_SUBJECT_TITLE)}")
-    return _header(f"{prefix}{SITE_NAME}：{_summary(_counts(alerts))}")
+            return _header(f"{prefix}{OPS_HEAD}：{_shorten(notice_lines(a)[0], MAX_SUBJECT_TITLE)}")
+        return _header(f"{prefix}{SITE_NAME}{_SUBJECT_SINGLE[a.kind]}：{_shorten(title_of(a), MAX_SUBJECT_TITLE)}")
+    return _header(f"{prefix}{SITE_NAME}：{summary(counts(alerts))}")
 
 
 def _meta(alert: PendingAlert, with_section: bool = True) -> list[tuple[str, str]]:
@@ -263,9 +264,9 @@ def _version_note(alert: PendingAlert) -> str:
     return f"版本 {alert.previous_version} → {alert.version}"
 
 
-def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, view: _View) -> list[str]:
+def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, view: View) -> list[str]:
     ind = "   "
-    out = [f"{n}. {_title(alert)}"]
+    out = [f"{n}. {title_of(alert)}"]
     meta = _meta(alert)
     if meta:
         out.append(ind + "｜".join(f"{k}：{v}" for k, v in meta))
@@ -299,16 +300,16 @@ def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, view: _View)
 
 
 def _ops_text(n: int, alert: PendingAlert) -> list[str]:
-    first, *rest = _notice_lines(alert)
+    first, *rest = notice_lines(alert)
     return [f"{n}. {first}", *("   " + line for line in rest)]
 
 
-def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _View) -> str:
+def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: View) -> str:
     first = alerts[0]
-    out = [f"{SITE_NAME}（{SITE_HOST}）{_run_label(first, view)}：{_summary(_counts(alerts))}"]
+    out = [f"{SITE_NAME}（{SITE_HOST}）{run_label(first, view)}：{summary(counts(alerts))}"]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
-        out += ["", f"【{_OPS_HEAD}】"]
+        out += ["", f"【{OPS_HEAD}】"]
         for i, alert in enumerate(ops, 1):
             if i > 1:
                 out.append("")
@@ -326,7 +327,7 @@ def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _Vie
     return clean_text("\n".join(out) + "\n")
 
 
-def _run_label(alert: PendingAlert, view: _View) -> str:
+def run_label(alert: PendingAlert, view: View) -> str:
     if alert.run_id is None:
         return "发现"
     when = f"（{local_time(alert.run_started_at, view.zone)} 开始）" if alert.run_started_at else ""
@@ -344,8 +345,8 @@ def _link(url: str | None, label: str) -> str:
     return _esc(label)
 
 
-def _entry_html(alert: PendingAlert, config: AlertSettings, view: _View) -> str:
-    parts = [f"<li><b>{_link(alert.url, _title(alert))}</b>"]
+def _entry_html(alert: PendingAlert, config: AlertSettings, view: View) -> str:
+    parts = [f"<li><b>{_link(alert.url, title_of(alert))}</b>"]
     meta = _meta(alert)
     if meta:
         parts.append("<br><small>" + "｜".join(f"{_esc(k)}：{_esc(v)}" for k, v in meta) + "</small>")
@@ -385,7 +386,7 @@ def _entry_html(alert: PendingAlert, config: AlertSettings, view: _View) -> str:
 
 
 def _ops_html(alert: PendingAlert) -> str:
-    return "<li>" + "<br>".join(_esc(line) for line in _notice_lines(alert)) + "</li>"
+    return "<li>" + "<br>".join(_esc(line) for line in notice_lines(alert)) + "</li>"
 
 
 _STYLE = (
@@ -396,16 +397,16 @@ _STYLE = (
 )
 
 
-def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: _View) -> str:
+def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: View) -> str:
     first = alerts[0]
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
         f"<style>{_STYLE}</style></head><body>",
-        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(_run_label(first, view))}：{_esc(_summary(_counts(alerts)))}</p>",
+        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(run_label(first, view))}：{_esc(summary(counts(alerts)))}</p>",
     ]
     ops = [a for a in alerts if a.kind == OPERATIONS]
     if ops:
-        out.append(f"<h3>{_esc(_OPS_HEAD)}</h3><ol>")
+        out.append(f"<h3>{_esc(OPS_HEAD)}</h3><ol>")
         out += [_ops_html(a) for a in ops]
         out.append("</ol>")
     for kind in KINDS:
@@ -441,7 +442,7 @@ def compose(
     """One multipart/alternative mail (text/plain + text/html, UTF-8) for these alerts;
     times in it are wall-clock times in ``zone`` (the config's ``[site] timezone``); a
     removed article links to its page under ``web.public_url``, or its text is included."""
-    view = _View(zone, web or WebSettings())
+    view = View(zone, web or WebSettings())
     msg = EmailMessage()
     msg["Subject"] = subject_for(alerts, config)
     if sender:
@@ -583,6 +584,8 @@ def notify(
         if not recipients:
             raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
     sender = smtp.mail_from if smtp else None
+    if not dry_run:
+        outbox.register_channels(archive, [mail_channel(smtp, recipients)])
     messages = build_messages(archive, config, archive.clock(), sender, recipients, zone, web)
     result = NotifyResult(composed=len(messages))
 
@@ -606,8 +609,10 @@ def notify(
                 refused = conn.send_message(m.email, from_addr=smtp.envelope_from, to_addrs=envelope_to)
             except (smtplib.SMTPException, OSError) as exc:
                 error = _describe(exc, smtp)
-                undelivered = [aid for later in messages[i:] for aid in later.alert_ids]
-                outbox.mark_failed(archive, undelivered, error)
+                # The server took earlier messages of this call: it is up and refuses this one.
+                outbox.mark_failed(archive, m.alert_ids, error, channel=outbox.EMAIL, refused=result.sent > 0)
+                untried = [aid for later in messages[i + 1:] for aid in later.alert_ids]
+                outbox.mark_failed(archive, untried, error, channel=outbox.EMAIL)
                 result.errors.append(error)
                 break
             # Accepted by the server: only now are its alerts sent.
@@ -619,24 +624,159 @@ def notify(
     finally:
         if conn is not None:
             _close(conn)
+    if messages:
+        outbox.channel_result(archive, outbox.EMAIL, ok=result.sent > 0, error=result.errors[0] if result.errors else None)
     result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
     return result
 
 
-def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None,
-               out: TextIO | None = None, zone: str = SITE_TIMEZONE, web: WebSettings | None = None) -> int:
-    """``barwatch notify``: settings from the config's [alerts], SMTP from the environment.
+def mail_channel(smtp: SmtpSettings | None, recipients: Sequence[str]) -> outbox.Channel:
+    """The mail as an outbox channel: one, whatever the server or recipients, so a change of
+    mail provider neither resends nor skips anything."""
+    where = f"{smtp.host}:{smtp.port}" if smtp else "(SMTP not configured)"
+    return outbox.Channel(outbox.EMAIL, "email", _one_line(f"e-mail via {where} to {len(recipients)} recipient(s)"))
 
-    Returns an exit code: 0 sent (or nothing to send), 1 the server failed (entries stay
-    pending for the next run), 2 the SMTP environment or the recipients are wrong.
+
+# --------------------------------------------------------------------------- chat channels
+CHAT_TIMEOUT = 20.0  # seconds for one webhook call (connect and read)
+
+
+def notify_chat(
+    archive,
+    config: AlertSettings,
+    channel,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    zone: str = SITE_TIMEZONE,
+    web: WebSettings | None = None,
+    clock=time.monotonic,
+    sleep=time.sleep,
+) -> NotifyResult:
+    """Send the pending alerts of one chat channel (a ``transports.ChatChannel``), message
+    by message, each marked delivered as soon as the service accepted it.
+
+    A failed message is tried once more later; two failures in a row mean the service is
+    down, and the rest wait for the next call. A message that fails while others of the
+    same call go through is one the service refuses (``outbox.mark_failed(refused=True)``).
+    """
+    from scheduler import chat, transports
+
+    out = sys.stdout if out is None else out
+    fmt = chat.format_for(channel.schema)
+    alerts = outbox.pending_alerts(archive, config.kinds, channel=channel.fingerprint)
+    messages = chat.chat_messages(alerts, fmt, zone=zone, web=web or WebSettings())
+    result = NotifyResult(composed=len(messages))
+    if dry_run:
+        for i, m in enumerate(messages):
+            out.write(("\n" if i else "") + f"--- {channel.label} ({i + 1}/{len(messages)}) ---\n{m.body}\n")
+        out.write(f"(dry run: {len(messages)} message(s) for {channel.label}; nothing sent, nothing marked)\n")
+        result.pending_left = len(alerts)
+        return result
+    pacer = chat.Pacer(fmt.per_minute, clock=clock, sleep=sleep)
+    failed: list[tuple[object, str]] = []
+    in_a_row = 0
+    for m in messages:
+        pacer.wait()
+        error = transports.send(channel, m.title, m.body, markdown=fmt.markdown, timeout=CHAT_TIMEOUT)
+        if error is None:
+            result.alerts_marked += outbox.mark_sent(archive, m.alert_ids, channel=channel.fingerprint)
+            result.sent += 1
+            in_a_row = 0
+            continue
+        failed.append((m, error))
+        result.errors.append(f"{channel.label}: {error}")
+        in_a_row += 1
+        if in_a_row >= 2:
+            break
+    for m, error in failed:
+        outbox.mark_failed(archive, m.alert_ids, error, channel=channel.fingerprint, refused=result.sent > 0)
+    if messages:
+        outbox.channel_result(archive, channel.fingerprint, ok=result.sent > 0, error=failed[0][1] if failed else None)
+    result.pending_left = len(outbox.pending_alerts(archive, config.kinds, channel=channel.fingerprint))
+    return result
+
+
+def mail_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment asks for mail: any BARWATCH_SMTP_* or BARWATCH_MAIL_FROM set
+    (then SmtpSettings.from_env must accept all of it)."""
+    env = os.environ if environ is None else environ
+    return any((env.get(k) or "").strip() for k in env if k.startswith("BARWATCH_SMTP_") or k == "BARWATCH_MAIL_FROM")
+
+
+@dataclass(frozen=True)
+class Channels:
+    """What notify will use: the mail (when the SMTP environment is set) and the chat URLs."""
+
+    smtp: SmtpSettings | None
+    chats: tuple
+    recipients: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return self.smtp is None and not self.chats
+
+    def describe(self) -> list[str]:
+        lines = [mail_channel(self.smtp, self.recipients).label] if self.smtp else []
+        return lines + [c.label for c in self.chats]
+
+
+NO_CHANNEL = (
+    "no alert channel is configured: set BARWATCH_SMTP_HOST and BARWATCH_MAIL_FROM (and BARWATCH_MAIL_TO) "
+    "for mail, or BARWATCH_NOTIFY_URLS (e.g. wecombot://KEY dingtalk://SECRET@TOKEN json://host/path) for chat"
+)
+
+
+def configured_channels(settings: AlertSettings, environ: Mapping[str, str] | None = None) -> Channels:
+    """The channels the environment configures; ValueError names what is wrong."""
+    from scheduler import transports
+
+    env = os.environ if environ is None else environ
+    smtp = SmtpSettings.from_env(env) if mail_configured(env) else None
+    recipients = tuple(settings.recipients or (smtp.mail_to if smtp else ()))
+    if smtp is not None and not recipients:
+        raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
+    return Channels(smtp, tuple(transports.parse_notify_urls(env)), recipients)
+
+
+def register(archive, channels: Channels) -> None:
+    """Record the channels in the outbox: their alerts start from here (the daemon does it
+    at start, so the first crawl's alerts are theirs)."""
+    entries = [mail_channel(channels.smtp, channels.recipients)] if channels.smtp else []
+    entries += [outbox.Channel(c.fingerprint, c.schema, c.label) for c in channels.chats]
+    if entries:
+        outbox.register_channels(archive, entries)
+
+
+def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None,
+               out: TextIO | None = None, zone: str = SITE_TIMEZONE, web: WebSettings | None = None,
+               clock=time.monotonic, sleep=time.sleep) -> int:
+    """``barwatch notify``: settings from the config's [alerts], channels from the
+    environment (mail: BARWATCH_SMTP_*; chat: BARWATCH_NOTIFY_URLS). Each channel goes on
+    its own: one that is down keeps its alerts pending and does not hold up the others.
+
+    Returns an exit code: 0 sent (or nothing to send), 1 a channel failed (its alerts stay
+    pending for the next run), 2 the environment or the recipients are wrong, or no
+    channel is configured.
     """
     out = sys.stdout if out is None else out
     config = settings  # validated when the config was loaded
     try:
-        smtp = None if dry_run else SmtpSettings.from_env(environ)
-        # Two senders at once (cron and the daemon, say) could mail the same entries twice.
+        channels = configured_channels(config, environ)
+        if channels.empty and not dry_run:
+            raise ValueError(NO_CHANNEL)
+        print("notify: channels: " + ("; ".join(channels.describe()) or "none (dry run: the mail as it would look)"),
+              file=out)
+        results = []
+        # Two senders at once (cron and the daemon, say) could send the same entries twice.
         with CrawlLock(archive.path, "notify"):
-            result = notify(archive, config, smtp, dry_run=dry_run, out=out, zone=zone, web=web)
+            if not dry_run:
+                register(archive, channels)
+            if channels.smtp is not None or (dry_run and not channels.chats):
+                results.append(("e-mail", notify(archive, config, channels.smtp, dry_run=dry_run, out=out, zone=zone,
+                                                 web=web)))
+            for chat_channel in channels.chats:
+                results.append((chat_channel.label, notify_chat(archive, config, chat_channel, dry_run=dry_run, out=out,
+                                                                zone=zone, web=web, clock=clock, sleep=sleep)))
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2
@@ -644,7 +784,53 @@ def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return LOCKED_EXIT_CODE
     if not dry_run:
-        print(f"notify: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, {result.pending_left} pending", file=out)
-    for error in result.errors:
+        for label, result in results:
+            print(f"notify: {label}: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, "
+                  f"{result.pending_left} pending", file=out)
+    errors = [e for _, result in results for e in result.errors]
+    for error in errors:
         print(f"barwatch notify: {error}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return 1 if errors else 0
+
+
+def run_test(settings: AlertSettings, environ: Mapping[str, str] | None = None, out: TextIO | None = None,
+             now: datetime | None = None) -> int:
+    """``barwatch notify --test``: one short message to every configured channel, each
+    result reported; the outbox is not touched. 0 when every channel accepted it."""
+    from scheduler import chat, transports
+
+    out = sys.stdout if out is None else out
+    try:
+        channels = configured_channels(settings, environ)
+        if channels.empty:
+            raise ValueError(NO_CHANNEL)
+    except ValueError as exc:
+        print(f"barwatch notify: {exc}", file=sys.stderr)
+        return 2
+    when = _aware(now or datetime.now(timezone.utc))
+    title = f"{settings.subject_prefix}测试消息 test message"
+    text = f"{title}\nbarwatch 的提醒会发到这里。Alerts from barwatch will arrive here. ({format_datetime(when)})"
+    failures = 0
+    if channels.smtp is not None:
+        s = channels.smtp
+        msg = EmailMessage()
+        msg["Subject"], msg["From"], msg["To"] = _header(title), s.mail_from, ", ".join(channels.recipients)
+        msg["Date"] = format_datetime(when)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text + "\n", charset="utf-8", cte="base64")
+        try:
+            conn = _connect(s)
+            try:
+                conn.send_message(msg, from_addr=s.envelope_from,
+                                  to_addrs=[a for _, a in _addresses(", ".join(channels.recipients))])
+            finally:
+                _close(conn)
+            print(f"ok      {mail_channel(s, channels.recipients).label}", file=out)
+        except (smtplib.SMTPException, OSError) as exc:
+            failures += 1
+            print(f"FAILED  {mail_channel(s, channels.recipients).label}: {_describe(exc, s)}", file=out)
+    for c in channels.chats:
+        error = transports.send(c, title, text, markdown=chat.format_for(c.schema).markdown, timeout=CHAT_TIMEOUT)
+        failures += error is not None
+        print(f"ok      {c.label}" if error is None else f"FAILED  {c.label}: {error}", file=out)
+    return 1 if failures else 0

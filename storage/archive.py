@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlite_utils
 
 from storage import search
-from storage.schema import SCHEMA_VERSION, TABLES, ensure_schema, schema_version, version_body_sql
+from storage.schema import EMAIL_CHANNEL, SCHEMA_VERSION, TABLES, ensure_schema, schema_version, version_body_sql
 from storage.textops import (
     ADDED_CONTENT_FIELDS,
     CONTENT_FIELDS,
@@ -446,6 +446,15 @@ class Archive:
             [OPERATIONS, run_id, now, key, clean_text(text)],
         )
 
+    def incident(self, conn, key: str, active: bool, started: str, cleared: str) -> None:
+        """An incident outside a crawl run (a notify channel down): one notice when it
+        starts, one when it clears. ``conn``: the caller's open write transaction."""
+        self._incident(conn, key, active, None, self.now(), started, cleared)
+
+    def notice(self, conn, key: str, text: str) -> None:
+        """A one-off operations notice outside a crawl run, in the caller's transaction."""
+        self._notice(conn, None, key, text, self.now())
+
     def open_incidents(self) -> list[dict]:
         cursor = self.conn.execute("SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY opened_at")
         names = [d[0] for d in cursor.description]
@@ -757,9 +766,18 @@ class Archive:
     def failures(self, run_id: int) -> list[dict]:
         return list(self.db["failures"].rows_where("run_id = ?", [run_id], order_by="id"))
 
-    def alerts(self, pending_only: bool = False) -> list[dict]:
-        where = "sent_at IS NULL" if pending_only else None
-        return list(self.db["alerts"].rows_where(where, order_by="id"))
+    def alerts(self, pending_only: bool = False, channel: str = EMAIL_CHANNEL) -> list[dict]:
+        """The alert rows with their delivery on ``channel`` (sent_at, attempts,
+        last_error, gave_up_at; empty where it was never tried), oldest first."""
+        cursor = self.conn.execute(
+            "SELECT a.*, d.sent_at, COALESCE(d.attempts, 0) AS attempts, d.last_error, d.gave_up_at "
+            "FROM alerts a LEFT JOIN deliveries d ON d.alert_id = a.id AND d.channel = ? "
+            + ("WHERE d.sent_at IS NULL " if pending_only else "")
+            + "ORDER BY a.id",
+            [channel],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def find_article_id(self, prefix: str) -> str:
         """Resolve an id given in full or as an unambiguous prefix (hex digits only)."""

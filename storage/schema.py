@@ -20,7 +20,7 @@ import sqlite_utils
 # ok/partial/failed with a separate hold flag, channels with a baseline of their own, the
 # backlog, operations notices, incidents, version notes. Version 3: the current version's
 # body only in articles; a contentless search index without jieba word columns.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # One defined set of run statuses; ``held`` is separate (a run can be partial and held).
 RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
@@ -169,9 +169,6 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
             "kind": str,
             "run_id": int,
             "created_at": str,
-            "sent_at": str,
-            "attempts": int,
-            "last_error": str,
             "version": int,
             # Operations notices (kind "operations", no article): the incident they
             # belong to and the message itself.
@@ -184,11 +181,43 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...] | None]] = {
         {"id": int, "run_id": int, "url": str, "article_id": str, "kind": str, "message": str, "at": str},
         "id",
     ),
+    # Where alerts go: the mail (fingerprint "email") and each chat URL, known by a
+    # fingerprint that holds no secret. A channel takes the alerts numbered after
+    # start_after: one added later does not replay the archive's history.
+    "notify_channels": (
+        {
+            "fingerprint": str,
+            "kind": str,
+            "label": str,
+            "first_seen": str,
+            "start_after": int,
+            "last_ok": str,
+            "last_error": str,
+            "failing_since": str,
+        },
+        "fingerprint",
+    ),
+    # The outbox's record of each alert on each channel: a row appears at the first
+    # attempt. sent_at once the channel accepted it; refused counts failures while the
+    # same channel accepted other messages (it is up and refuses this one); gave_up_at
+    # after MAX_REFUSALS of those.
+    "deliveries": (
+        {
+            "alert_id": int,
+            "channel": str,
+            "sent_at": str,
+            "attempts": int,
+            "refused": int,
+            "last_error": str,
+            "gave_up_at": str,
+        },
+        ("alert_id", "channel"),
+    ),
 }
 
 NOT_NULL_DEFAULTS = {
     "crawl_runs": {"requests": 0, "new": 0, "changed": 0, "unchanged": 0, "removed": 0, "failed": 0, "baseline": 0},
-    "alerts": {"attempts": 0},
+    "deliveries": {"attempts": 0, "refused": 0},
     "channels": {"articles_found": 0, "js_pager": 0},
     "candidates": {"depth": 0},
 }
@@ -198,7 +227,7 @@ INDEXES = [
     ("articles", ["published"]),
     ("versions", ["fetched_at"]),
     ("views", ["article_id", "seen_at"]),
-    ("alerts", ["sent_at", "kind"]),
+    ("deliveries", ["channel", "sent_at"]),
     ("alerts", ["article_id", "kind", "run_id"], True),
     ("failures", ["run_id"]),
     ("articles", ["last_checked"]),
@@ -213,6 +242,7 @@ FOREIGN_KEYS = {
     "versions": [("article_id", "articles", "id")],
     "views": [("article_id", "articles", "id")],
     "alerts": [("article_id", "articles", "id"), ("run_id", "crawl_runs", "id")],
+    "deliveries": [("alert_id", "alerts", "id"), ("channel", "notify_channels", "fingerprint")],
 }
 
 
@@ -260,6 +290,8 @@ def ensure_schema(db: sqlite_utils.Database, progress=None) -> None:
         _migrate_1_to_2(db.conn)
     if previous is not None and previous < 3:
         _migrate_2_to_3(db.conn)
+    if previous is not None and previous < 4:
+        _migrate_3_to_4(db.conn)
     db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     search.ensure_schema(db, progress)
 
@@ -286,3 +318,31 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
         "UPDATE versions SET body = NULL WHERE body IS (SELECT a.body FROM articles a "
         "WHERE a.id = versions.article_id AND a.version = versions.version)"
     )
+
+
+# The mail's channel: one, whatever the server or the recipients (storage.outbox.EMAIL).
+EMAIL_CHANNEL = "email"
+
+
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    # The mail's delivery state moves from alerts' own columns to deliveries, where every
+    # channel keeps its own. An archive that mailed before has the mail as its channel
+    # from the start, so nothing it already sent goes out again and nothing pending is lost.
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(alerts)")}
+    if "sent_at" not in columns:
+        return
+    used = conn.execute("SELECT MIN(created_at) FROM alerts WHERE sent_at IS NOT NULL OR attempts > 0").fetchone()[0]
+    if used is not None:
+        conn.execute(
+            "INSERT OR IGNORE INTO notify_channels(fingerprint, kind, label, first_seen, start_after) "
+            "VALUES (?, 'email', 'e-mail (SMTP)', ?, 0)",
+            [EMAIL_CHANNEL, used],
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO deliveries(alert_id, channel, sent_at, attempts, refused, last_error) "
+            "SELECT id, ?, sent_at, attempts, 0, last_error FROM alerts WHERE sent_at IS NOT NULL OR attempts > 0",
+            [EMAIL_CHANNEL],
+        )
+    conn.execute("DROP INDEX IF EXISTS idx_alerts_sent_at_kind")
+    for column in ("sent_at", "attempts", "last_error"):
+        conn.execute(f"ALTER TABLE alerts DROP COLUMN {column}")

@@ -202,8 +202,9 @@ def test_crawl_then_notify_sends_one_digest_once(site, tmp_path):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    assert first.stdout == "notify: 1 message(s) sent, 1 alert(s) marked, 0 pending\n"
-    assert second.stdout == "notify: 0 message(s) sent, 0 alert(s) marked, 0 pending\n"
+    channels = f"notify: channels: e-mail via 127.0.0.1:{port} to 1 recipient(s)\n"
+    assert first.stdout == channels + "notify: e-mail: 1 message(s) sent, 1 alert(s) marked, 0 pending\n"
+    assert second.stdout == channels + "notify: e-mail: 0 message(s) sent, 0 alert(s) marked, 0 pending\n"
     [message] = server.handler.messages()
     assert message["Subject"] == "【barwatch】上海律协网站：1 篇新文章"
     added = site.expected_record(spec.ADDED_ID, "added")

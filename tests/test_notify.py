@@ -704,10 +704,11 @@ def test_config_and_missing_settings_errors(archive):
 # ----------------------------------------------------------------------------- outbox
 def test_outbox_marks_only_unsent_alerts(archive, clock):
     two_new(archive)
+    assert outbox.register_channels(archive, [outbox.Channel(outbox.EMAIL, "email", "mail")]) == [outbox.EMAIL]
     assert outbox.mark_sent(archive, [1]) == 1
     clock.advance(hours=1)
     assert outbox.mark_sent(archive, [1]) == 0  # already sent: neither re-dated nor re-counted
-    assert outbox.mark_failed(archive, [1, 2], "x" * 400) == 1
+    assert outbox.mark_failed(archive, [1, 2], "x" * 400) == []  # counted, not given up
     assert alert_rows(archive) == [(1, "new", "2024-05-02T08:00:00Z", 1, None), (2, "new", None, 1, "x" * 299 + "…")]
     assert outbox.mark_sent(archive, []) == 0
     assert outbox.outbox_counts(archive) == {"pending": 1, "held": 0, "waiting": 0, "sent": 1}
@@ -843,3 +844,27 @@ def test_times_in_mail_are_in_the_configured_zone(archive, server):
     text = text_of(server.handler.messages()[-1])
     assert "第 2 次抓取（2024-05-02 08:00 开始）发现" in text
     assert text.endswith("barwatch 自动发送，请勿回复。时间为 UTC 时间。\n")
+
+
+# ----------------------------------------------------------------------------- schema 4: one outbox for every channel
+def test_schema_3_mail_state_moves_to_deliveries(tmp_path, clock):
+    path = tmp_path / "old.db"
+    with Archive(path, clock=clock) as archive:
+        two_new(archive)
+        with archive.write() as conn:  # what schema 3 kept: the mail's state in alerts itself
+            conn.execute("DROP TABLE deliveries")
+            conn.execute("DROP TABLE notify_channels")
+            conn.execute("ALTER TABLE alerts ADD COLUMN sent_at TEXT")
+            conn.execute("ALTER TABLE alerts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            conn.execute("ALTER TABLE alerts ADD COLUMN last_error TEXT")
+            conn.execute("CREATE INDEX idx_alerts_sent_at_kind ON alerts (sent_at, kind)")
+            conn.execute("UPDATE alerts SET sent_at = '2024-05-02T09:00:00Z', attempts = 2, last_error = 'busy' WHERE id = 1")
+            conn.execute("UPDATE alerts SET attempts = 1, last_error = 'down' WHERE id = 2")
+            conn.execute("PRAGMA user_version = 3")
+    with Archive(path, clock=clock) as archive:
+        assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert "sent_at" not in {r[1] for r in archive.conn.execute("PRAGMA table_info(alerts)")}
+        assert alert_rows(archive) == [(1, "new", "2024-05-02T09:00:00Z", 2, "busy"), (2, "new", None, 1, "down")]
+        assert [(c["fingerprint"], c["start_after"]) for c in outbox.channel_status(archive)] == [("email", 0)]
+        # The mail keeps its place: alert 2 is still pending on it, alert 1 is not resent.
+        assert [a.id for a in outbox.pending_alerts(archive)] == [2]

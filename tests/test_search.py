@@ -14,6 +14,7 @@ import pytest
 
 from storage import search
 from storage.archive import Archive
+from storage.schema import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "fixtures" / "pages"
@@ -441,7 +442,7 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
             conn.execute("PRAGMA user_version = 2")
         assert archive.conn.execute("SELECT count(*) FROM versions WHERE body IS NULL").fetchone()[0] == 0
     with Archive(path) as archive:
-        assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         # One body per article is no longer in versions: the current version's.
         assert archive.conn.execute("SELECT count(*) FROM versions WHERE body IS NULL").fetchone()[0] == 25
         assert {v["version"]: v["body"] for v in archive.versions(GUIDE)} == versions_before
