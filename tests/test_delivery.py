@@ -190,3 +190,21 @@ def test_daemon_with_notifications_on_and_no_channel_refuses_to_start(tmp_path, 
     assert problem is not None and problem.startswith("no alert channel is configured")
     assert problem.endswith("(or set notify = false in [schedule])")
     assert daemon.run_daemon(str(tmp_path / "d.db"), load_config(None)) == 2
+
+
+def test_a_long_digest_reaches_a_wecom_robot_split_to_its_limit(tmp_path, ding):
+    hook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+    for _ in range(6):
+        ding.post(hook, json={"errcode": 0, "errmsg": "ok"})
+    with Archive(tmp_path / "w.db", clock=Clock()) as archive:
+        crawl(archive, [rec(1, "基线文章")])
+        many = [rec(n, f"关于第{n}期律师执业培训及年度考核工作安排的通知（上海市律师协会）") for n in range(2, 42)]
+        crawl(archive, [rec(1, "基线文章"), *many])
+        code, _ = run(archive, {ENV_VAR: "wecombot://0123456789abcdef0123456789abcdef"})
+        assert code == 0
+        [status] = outbox.channel_status(archive)
+        assert (status["sent"], status["pending"]) == (40, 0)
+    contents = [json.loads(c.request.body)["text"]["content"] for c in ding.calls]
+    assert len(contents) > 1 and all(len(c.encode("utf-8")) <= 2048 for c in contents)
+    assert contents[1].startswith(f"【barwatch】上海律协网站（续 2/{len(contents)}）")
+    assert sum(c.count("https://www.lawyers.org.cn/info/") for c in contents) == 40  # every article once
