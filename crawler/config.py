@@ -281,12 +281,9 @@ class WebSettings(_Model):
         return f"{self.public_url}/{ARTICLE_PAGE.format(id=article_id)}" if self.public_url else None
 
 
-class Config(_Model):
-    """A whole, valid configuration. ``rules`` is ``[parsing]`` built into ParseRules;
-    ``parsing`` is that table as written (kept for compatibility)."""
+class _Tables(_Model):
+    """The tables a config file and ``Config`` share, each its own model."""
 
-    base_url: Annotated[Str, AfterValidator(_check_base_url)]
-    timezone: Timezone = SITE_TIMEZONE
     sections: Annotated[tuple[Section, ...], Field(min_length=1)]
     crawl: CrawlSettings = CrawlSettings()
     drift: DriftSettings = DriftSettings()
@@ -295,6 +292,14 @@ class Config(_Model):
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
     parsing: dict[str, Any] = Field(default_factory=dict)
+
+
+class Config(_Tables):
+    """A whole, valid configuration. ``rules`` is ``[parsing]`` built into ParseRules;
+    ``parsing`` is that table as written (kept for compatibility)."""
+
+    base_url: Annotated[Str, AfterValidator(_check_base_url)]
+    timezone: Timezone = SITE_TIMEZONE
     rules: InstanceOf[ParseRules]
     path: Str = str(DEFAULT_CONFIG_PATH)
 
@@ -339,18 +344,10 @@ class _Site(_Model):
     timezone: Timezone = SITE_TIMEZONE
 
 
-class _ConfigFile(_Model):
+class _ConfigFile(_Tables):
     """The file as written: what ``parse_config`` validates before building ``Config``."""
 
     site: _Site
-    sections: Annotated[tuple[Section, ...], Field(min_length=1)]
-    crawl: CrawlSettings = CrawlSettings()
-    drift: DriftSettings = DriftSettings()
-    discovery: DiscoverySettings = DiscoverySettings()
-    schedule: ScheduleSettings = ScheduleSettings()
-    alerts: AlertSettings = AlertSettings()
-    web: WebSettings = WebSettings()
-    parsing: dict[str, Any] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- errors
@@ -443,6 +440,13 @@ def _range(model: type[BaseModel] | None, name: str | None, ctx: dict) -> str:
     return f"must be at most {_num(hi)}"
 
 
+def _table_rank(loc: tuple) -> int:
+    """[site] first, then the tables in their model order: a config file reads that way
+    (``_ConfigFile`` inherits the shared tables, so ``site`` comes last among its fields)."""
+    order = ("site", *_Tables.model_fields)
+    return order.index(loc[0]) if loc and loc[0] in order else len(order)
+
+
 def _problem(err: dict, root: type[BaseModel], key: str, prefix_len: int) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     loc = tuple(err["loc"])
@@ -452,7 +456,7 @@ def _problem(err: dict, root: type[BaseModel], key: str, prefix_len: int) -> str
         return "missing"
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
-        known = list(model.model_fields) if model is not None else []
+        known = sorted(model.model_fields, key=lambda name: _table_rank((name,))) if model is not None else []
         if known and len(known) <= 12:
             what = "table" if len(loc) == 1 and prefix_len == 0 else "key"
             return f"unknown {what} (known: {', '.join(known)})"
@@ -475,8 +479,9 @@ def _problem(err: dict, root: type[BaseModel], key: str, prefix_len: int) -> str
 
 
 def _config_error(path, exc: ValidationError, root: type[BaseModel], prefix: tuple = ()) -> ConfigError:
-    """The first of pydantic's errors as a ConfigError with a dotted key."""
-    err = exc.errors(include_url=False)[0]
+    """The first of pydantic's errors, in the order of the file's tables, as a ConfigError
+    with a dotted key."""
+    err = min(exc.errors(include_url=False), key=lambda e: _table_rank(e["loc"][:1]) if not prefix else 0)
     key = _dotted(prefix + tuple(err["loc"]))
     return ConfigError(path, key, _problem(err, root, key, len(prefix)))
 
@@ -534,9 +539,9 @@ def parse_config(raw: dict, path: str | Path = "<config>") -> Config:
 
 
 def _parsing_model() -> type[BaseModel]:
-    from crawler.parsing import _rules_table
+    from crawler.parsing.rules import rules_table
 
-    return _rules_table()
+    return rules_table()
 
 
 def load_config(path: str | Path | None = None) -> Config:

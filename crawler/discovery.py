@@ -41,19 +41,11 @@ from functools import cached_property
 from typing import Any, Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from crawler.parsing import (
-    DEFAULT_RULES,
-    ParseRules,
-    _build_lines,
-    _find_breadcrumb,
-    _is_furniture,
-    _parse_tree,
-    _tag,
-    _to_text,
-    _visible_text,
-    issue_month,
-    parse_list,
-)
+from crawler.parsing import DEFAULT_RULES, ParseRules, issue_month, parse_list
+from crawler.parsing.breadcrumb import find_breadcrumb
+from crawler.parsing.document import parse_tree, to_text
+from crawler.parsing.furniture import is_furniture
+from crawler.parsing.lines import build_lines, tag_of, visible_text
 from crawler.textnorm import collapse_ws, key_of
 from crawler.urls import article_id_from_link, article_id_from_path, on_site
 
@@ -256,7 +248,7 @@ class _Doc:
         self.extra = frozenset(extra_hosts or ())
         self.rules = rules
         self.parse_rules = parse_rules or DEFAULT_RULES
-        self.root = _parse_tree(_to_text(html))
+        self.root = parse_tree(to_text(html))
         self.anchors: list[Any] = []
         if self.root is not None:
             self.anchors = [a for a in self.root.iter("a") if _visible_anchor(a)]
@@ -264,7 +256,7 @@ class _Doc:
 
     def text(self, a: Any) -> str:
         if a not in self._texts:
-            self._texts[a] = _visible_text(a) or collapse_ws(a.get("title") or "")
+            self._texts[a] = visible_text(a) or collapse_ws(a.get("title") or "")
         return self._texts[a]
 
     def absolute(self, href: str | None) -> str | None:
@@ -306,7 +298,7 @@ class _Doc:
 
 def _visible_anchor(a: Any) -> bool:
     for el in (a, *a.iterancestors()):
-        if _tag(el) in ("script", "template", "noscript"):
+        if tag_of(el) in ("script", "template", "noscript"):
             return False
     return True
 
@@ -322,11 +314,11 @@ def _breadcrumb(doc: _Doc) -> tuple[list[Crumb], set, set]:
     """The crumbs, the anchors that carry them, and the 首页 anchor(s) of the breadcrumb."""
     if doc.root is None:
         return [], set(), set()
-    lines = _build_lines(doc.root)
-    found = _find_breadcrumb(lines, doc.parse_rules)
+    lines = build_lines(doc.root)
+    found = find_breadcrumb(lines, doc.parse_rules)
     if not found:
         return [], set(), set()
-    first, last, names = found
+    first, last, names = found.first, found.last, found.crumbs
     # Anchors of the breadcrumb: inside its lines' elements, among the hrefs those lines hold.
     hrefs: set[str] = set()
     scopes = []
@@ -622,7 +614,7 @@ def _groups(doc: _Doc, skip: set) -> dict[Any, str]:
         short = [a for a in group if a not in articles and 0 < len(doc.text(a)) <= rules.nav_max_chars]
         if len(short) < max(rules.nav_min_links, 1) or len(short) < rules.nav_short_share * len(group):
             continue
-        box_text = _SEPARATORS_RE.sub("", _visible_text(box))
+        box_text = _SEPARATORS_RE.sub("", visible_text(box))
         link_text = sum(len(_SEPARATORS_RE.sub("", doc.text(a))) for a in group)
         if not box_text or link_text < rules.nav_link_share * len(box_text):
             continue
@@ -658,7 +650,7 @@ def _candidates(doc: _Doc) -> tuple[list[Candidate], list[Crumb]]:
             how = "more"
         elif a in pager_anchors:
             how = "pager"
-        elif _norm(text) in skip_texts or _is_furniture(text, doc.parse_rules):
+        elif _norm(text) in skip_texts or is_furniture(text, doc.parse_rules):
             continue
         elif a in groups:
             how = groups[a]

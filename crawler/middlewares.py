@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import asyncio
 
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
+from scrapy.utils.response import response_status_message
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry rules (RETRY_TIMES, RETRY_HTTP_CODES, RETRY_EXCEPTIONS, dont_retry),
+    through its public ``get_retry_request``, with a growing delay on each retry."""
+
     def __init__(self, settings):
         super().__init__(settings)
         self.backoff = settings.getfloat("BARWATCH_RETRY_BACKOFF", 2.0)
 
-    def _retry(self, request, reason):
-        retry = super()._retry(request, reason)
+    def process_response(self, request, response, spider=None):
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        return self._retry_later(request, response_status_message(response.status)) or response
+
+    def process_exception(self, request, exception, spider=None):
+        if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
+            return self._retry_later(request, exception)
+        return None
+
+    def _retry_later(self, request, reason):
+        retry = get_retry_request(
+            request,
+            spider=self.crawler.spider,
+            reason=reason,
+            max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
+            give_up_log_level=request.meta.get("give_up_log_level", self.give_up_log_level),
+        )
         if retry is not None and self.backoff > 0:
             attempt = retry.meta.get("retry_times", 1)
             retry.meta["barwatch_backoff"] = min(self.backoff * 2 ** (attempt - 1), 120.0)

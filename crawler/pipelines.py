@@ -17,6 +17,7 @@ from scrapy.utils.defer import deferred_from_coro
 from crawler.session import archive_for
 from storage.archive import StorageError
 from storage.lock import CrawlLock
+from storage.record import ArticleRecord
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +72,13 @@ class ArchivePipeline:
         kind = item["kind"]
         archive = self.archive
         if kind == "article":
+            record: ArticleRecord = item["record"]
             outcome = archive.record_article(
-                self.run_id, item["record"], item.get("etag"), item.get("last_modified"), channel=item.get("channel"),
+                self.run_id, record, item.get("etag"), item.get("last_modified"), channel=item.get("channel"),
                 list_date=item.get("list_date"),
             )
             if outcome == "failed":
-                logger.warning("not stored: %s (see `barwatch runs`)", item["record"]["url"])
+                logger.warning("not stored: %s (see `barwatch runs`)", record["url"])
             return outcome
         if kind == "not_modified":
             return archive.record_not_modified(self.run_id, item["id"])

@@ -223,7 +223,7 @@ def cmd_inspect(args) -> int:
     import re
     from urllib.parse import urlsplit
 
-    from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
+    from crawler.parsing import ParseError, decode_html, parse_article, parse_list
     from crawler.urls import CANONICAL_BASE, article_id_from_path, canonical_article_url
 
     config = _load_config(args)

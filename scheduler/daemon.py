@@ -51,7 +51,9 @@ def setup_logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def crawl_command(db_path: str, config_path: str | None, base_url: str | None, full: bool) -> list[str]:
+def crawl_command(db_path, config_path=None, base_url: str | None = None, full: bool = False, *extra: str) -> list[str]:
+    """``barwatch crawl`` as a child process (a Twisted reactor cannot restart in a process
+    that already ran one): the daemon's, the demo's."""
     cmd = [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db_path)]
     if config_path:
         cmd += ["--config", str(config_path)]
@@ -59,7 +61,7 @@ def crawl_command(db_path: str, config_path: str | None, base_url: str | None, f
         cmd += ["--base-url", base_url]
     if full:
         cmd.append("--full")
-    return cmd
+    return cmd + list(extra)
 
 
 def run_job(state: DaemonState, db_path: str, config: Config, config_path, base_url, full: bool) -> None:

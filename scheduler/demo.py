@@ -55,8 +55,9 @@ def _crawl(db: Path, config: Path, base_url: str, *extra: str) -> int:
 
     Its output is collected and printed from here, so that whoever calls ``run_demo`` (a
     test's capsys included) sees it on ``sys.stdout``/``sys.stderr``."""
-    cmd = [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(config),
-           "--base-url", base_url, "--log-level", "WARNING", *extra]
+    from scheduler.daemon import crawl_command
+
+    cmd = crawl_command(db, config, base_url, False, "--log-level", "WARNING", *extra)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=CRAWL_TIMEOUT)
     except subprocess.TimeoutExpired:

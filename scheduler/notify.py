@@ -29,13 +29,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import TextIO
+from functools import cache
+from typing import TextIO, TypedDict, Unpack
+
+import jinja2
+from markupsafe import Markup
 
 from crawler.config import ALERT_MODES, AlertSettings, WebSettings, parse_addresses, valid_address
 from storage import outbox
+from storage.diffs import ParagraphChange, paragraph_changes, render_changes
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
 from storage.outbox import KINDS, OPERATIONS, PendingAlert
-from storage.diffs import paragraph_changes, render_changes
 from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
 
 MODES = ALERT_MODES
@@ -239,12 +243,64 @@ def subject_for(alerts: Sequence[PendingAlert], config: AlertSettings) -> str:
     return _header(f"{prefix}{SITE_NAME}：{summary(counts(alerts))}")
 
 
-def _meta(alert: PendingAlert, with_section: bool = True) -> list[tuple[str, str]]:
+def run_label(alert: PendingAlert, view: View) -> str:
+    if alert.run_id is None:
+        return "发现"
+    when = f"（{local_time(alert.run_started_at, view.zone)} 开始）" if alert.run_started_at else ""
+    return f"第 {alert.run_id} 次抓取{when}发现"
+
+
+# The mail's two parts are two templates of one context (``_digest``): what a part shows is
+# decided once, here; how it looks is the templates' business. Every string in the context
+# has been through one_line already.
+@dataclass
+class _Entry:
+    """One article. ``note``: the sentence under its links (changed, removed, restored);
+    ``quote``/``cut``: the first body lines shown and whether the body goes on (a new
+    article, or a removed one with no archived page to link to); ``changes``: the changed
+    paragraphs shown, ``unlisted`` how many more there are; ``archived``: its archived page."""
+
+    title: str
+    meta: list[tuple[str, str]]
+    url: str
+    link: str | None  # ``url`` when it may be an href (http or https)
+    note: str | None = None
+    quote: list[str] = field(default_factory=list)
+    cut: bool = False
+    changes: list[ParagraphChange] = field(default_factory=list)
+    unlisted: int = 0
+    archived: str | None = None
+    archived_link: str | None = None
+
+
+@dataclass(frozen=True)
+class _Section:
+    kind: str
+    head: str
+    entries: list[_Entry]
+
+
+@dataclass(frozen=True)
+class _Digest:
+    run: str
+    summary: str
+    notices: list[list[str]]  # operations notices, line by line; they come before the articles
+    sections: list[_Section]  # one per kind with alerts, in KINDS order
+    zone: str
+
+
+def _href(url: str | None) -> str | None:
+    """``url`` if a mail may link to it: a javascript: or data: address stays text."""
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def _meta(alert: PendingAlert) -> list[tuple[str, str]]:
     c = alert.content
-    items = [("日期", _one_line(c.get("published")))]
-    if with_section:
-        items.append(("栏目", _one_line(alert.section)))
-    items.append(("作者", _one_line(c.get("author"))))
+    items = [
+        ("日期", _one_line(c.get("published"))),
+        ("栏目", _one_line(alert.section)),
+        ("作者", _one_line(c.get("author"))),
+    ]
     return [(k, v) for k, v in items if v]
 
 
@@ -254,169 +310,77 @@ def _body_lines(body: str | None, n: int) -> tuple[list[str], bool]:
     return [_shorten(line, MAX_LINE) for line in lines[:n]], len(lines) > n
 
 
-def _changes(alert: PendingAlert):
-    if alert.previous is None:
-        return None
-    return paragraph_changes(alert.previous, alert.content)
-
-
-def _version_note(alert: PendingAlert) -> str:
-    return f"版本 {alert.previous_version} → {alert.version}"
-
-
-def _entry_text(n: int, alert: PendingAlert, config: AlertSettings, view: View) -> list[str]:
-    ind = "   "
-    out = [f"{n}. {title_of(alert)}"]
-    meta = _meta(alert)
-    if meta:
-        out.append(ind + "｜".join(f"{k}：{v}" for k, v in meta))
-    out.append(f"{ind}链接：{_one_line(alert.url) or '（无）'}")
+def _entry(alert: PendingAlert, config: AlertSettings, view: View) -> _Entry:
+    url = _one_line(alert.url)
+    e = _Entry(title_of(alert), _meta(alert), url, _href(url))
     if alert.kind == "new":
-        lines, more = _body_lines(alert.content.get("body"), config.body_lines)
-        out += [ind + line for line in lines] + ([ind + "……"] if more else [])
+        e.quote, e.cut = _body_lines(alert.content.get("body"), config.body_lines)
     elif alert.kind == "changed":
-        changes = _changes(alert)
+        changes = None if alert.previous is None else paragraph_changes(alert.previous, alert.content)
         if changes is None:
-            out.append(f"{ind}（找不到上一版本，无法显示修改内容）")
+            e.note = "（找不到上一版本，无法显示修改内容）"
         elif not changes:
-            out.append(f"{ind}（修改仅涉及空白或标点写法）")
+            e.note = "（修改仅涉及空白或标点写法）"
         else:
-            out.append(f"{ind}{_version_note(alert)}：")
-            rendered = render_changes(changes[:MAX_CHANGES], "text")
-            out += [ind + line for line in rendered.split("\n")]
-            if len(changes) > MAX_CHANGES:
-                out.append(f"{ind}（另有 {len(changes) - MAX_CHANGES} 处修改未列出）")
+            e.note = f"版本 {alert.previous_version} → {alert.version}："
+            e.changes, e.unlisted = changes[:MAX_CHANGES], max(0, len(changes) - MAX_CHANGES)
     else:
-        out.append(ind + _GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, view.zone)))
+        e.note = _GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, view.zone))
         if alert.kind == "removed":
-            archived = view.web.article_url(alert.article_id)
-            if archived:
-                out.append(f"{ind}存档：{archived}")
-            else:  # nowhere to link to: the mail keeps what the site took down
-                lines, more = _body_lines(alert.content.get("body"), config.body_lines)
-                if lines:
-                    out += [f"{ind}存档内容："] + [ind + line for line in lines] + ([ind + "……"] if more else [])
-    return out
+            e.archived = _one_line(view.web.article_url(alert.article_id)) or None
+            e.archived_link = _href(e.archived)
+            if not e.archived:  # nowhere to link to: the mail keeps what the site took down
+                e.quote, e.cut = _body_lines(alert.content.get("body"), config.body_lines)
+    return e
 
 
-def _ops_text(n: int, alert: PendingAlert) -> list[str]:
-    first, *rest = notice_lines(alert)
-    return [f"{n}. {first}", *("   " + line for line in rest)]
-
-
-def _text_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: View) -> str:
-    first = alerts[0]
-    out = [f"{SITE_NAME}（{SITE_HOST}）{run_label(first, view)}：{summary(counts(alerts))}"]
-    ops = [a for a in alerts if a.kind == OPERATIONS]
-    if ops:
-        out += ["", f"【{OPS_HEAD}】"]
-        for i, alert in enumerate(ops, 1):
-            if i > 1:
-                out.append("")
-            out += _ops_text(i, alert)
-    for kind in KINDS:
-        group = [a for a in alerts if a.kind == kind]
-        if not group:
-            continue
-        out += ["", f"【{_SECTION_HEAD[kind]}】"]
-        for i, alert in enumerate(group, 1):
-            if i > 1:
-                out.append("")
-            out += _entry_text(i, alert, config, view)
-    out += ["", "-- ", f"barwatch 自动发送，请勿回复。时间为 {view.zone} 时间。"]
-    return clean_text("\n".join(out) + "\n")
-
-
-def run_label(alert: PendingAlert, view: View) -> str:
-    if alert.run_id is None:
-        return "发现"
-    when = f"（{local_time(alert.run_started_at, view.zone)} 开始）" if alert.run_started_at else ""
-    return f"第 {alert.run_id} 次抓取{when}发现"
-
-
-def _esc(text) -> str:
-    return html.escape(clean_text(str(text)) or "", quote=True)
-
-
-def _link(url: str | None, label: str) -> str:
-    url = _one_line(url)
-    if url and url.lower().startswith(("https://", "http://")):
-        return f'<a href="{_esc(url)}">{_esc(label)}</a>'
-    return _esc(label)
-
-
-def _entry_html(alert: PendingAlert, config: AlertSettings, view: View) -> str:
-    parts = [f"<li><b>{_link(alert.url, title_of(alert))}</b>"]
-    meta = _meta(alert)
-    if meta:
-        parts.append("<br><small>" + "｜".join(f"{_esc(k)}：{_esc(v)}" for k, v in meta) + "</small>")
-    if _one_line(alert.url):
-        parts.append(f"<br><small>{_esc(_one_line(alert.url))}</small>")
-    if alert.kind == "new":
-        lines, more = _body_lines(alert.content.get("body"), config.body_lines)
-        if more:
-            lines.append("……")
-        if lines:
-            parts.append("<blockquote>" + "<br>".join(_esc(line) for line in lines) + "</blockquote>")
-    elif alert.kind == "changed":
-        changes = _changes(alert)
-        if changes is None:
-            parts.append("<p>（找不到上一版本，无法显示修改内容）</p>")
-        elif not changes:
-            parts.append("<p>（修改仅涉及空白或标点写法）</p>")
-        else:
-            parts.append(f"<p>{_esc(_version_note(alert))}：</p>")
-            parts.append(render_changes(changes[:MAX_CHANGES], "html"))
-            if len(changes) > MAX_CHANGES:
-                parts.append(f"<p>（另有 {len(changes) - MAX_CHANGES} 处修改未列出）</p>")
-    else:
-        parts.append(f"<p>{_esc(_GONE_OR_BACK[alert.kind].format(at=local_time(alert.created_at, view.zone)))}</p>")
-        if alert.kind == "removed":
-            archived = view.web.article_url(alert.article_id)
-            if archived:
-                parts.append(f"<p>{_link(archived, '存档页面')}</p>")
-            else:
-                lines, more = _body_lines(alert.content.get("body"), config.body_lines)
-                if more:
-                    lines.append("……")
-                if lines:
-                    parts.append("<p>存档内容：</p><blockquote>" + "<br>".join(_esc(line) for line in lines) + "</blockquote>")
-    parts.append("</li>")
-    return "".join(parts)
-
-
-def _ops_html(alert: PendingAlert) -> str:
-    return "<li>" + "<br>".join(_esc(line) for line in notice_lines(alert)) + "</li>"
-
-
-_STYLE = (
-    "body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;line-height:1.6}"
-    "del{background:#fdd;color:#a00}"
-    "ins{background:#dfd;color:#060;text-decoration:none}"
-    "blockquote{color:#444;margin:.4em 0 .4em 1em}"
-)
-
-
-def _html_part(alerts: Sequence[PendingAlert], config: AlertSettings, view: View) -> str:
-    first = alerts[0]
-    out = [
-        '<!DOCTYPE html><html><head><meta charset="utf-8">',
-        f"<style>{_STYLE}</style></head><body>",
-        f"<p>{_esc(SITE_NAME)}（{_esc(SITE_HOST)}）{_esc(run_label(first, view))}：{_esc(summary(counts(alerts)))}</p>",
+def _digest(alerts: Sequence[PendingAlert], config: AlertSettings, view: View) -> _Digest:
+    sections = [
+        _Section(kind, _SECTION_HEAD[kind], [_entry(a, config, view) for a in alerts if a.kind == kind])
+        for kind in KINDS
     ]
-    ops = [a for a in alerts if a.kind == OPERATIONS]
-    if ops:
-        out.append(f"<h3>{_esc(OPS_HEAD)}</h3><ol>")
-        out += [_ops_html(a) for a in ops]
-        out.append("</ol>")
-    for kind in KINDS:
-        group = [a for a in alerts if a.kind == kind]
-        if group:
-            out.append(f"<h3>{_esc(_SECTION_HEAD[kind])}</h3><ol>")
-            out += [_entry_html(a, config, view) for a in group]
-            out.append("</ol>")
-    out.append(f"<p><small>barwatch 自动发送，请勿回复。时间为 {_esc(view.zone)} 时间。</small></p></body></html>")
-    return clean_text("\n".join(out) + "\n")
+    return _Digest(
+        run=run_label(alerts[0], view),
+        summary=summary(counts(alerts)),
+        notices=[notice_lines(a) for a in alerts if a.kind == OPERATIONS],
+        sections=[s for s in sections if s.entries],
+        zone=_one_line(view.zone),
+    )
+
+
+def _html_escape(value: object) -> object:
+    # Runs before autoescape, which then leaves the Markup alone: the stdlib's escaping
+    # (&quot;, &#x27;) rather than markupsafe's (&#34;, &#39;), as in render_changes.
+    return value if hasattr(value, "__html__") else Markup(html.escape(str(value), quote=True))
+
+
+@cache  # compiled on first use: importing this module (the chat channels do) needs no templates
+def _template(fmt: str) -> jinja2.Template:
+    html_part = fmt == "html"
+
+    def diff(changes: list[ParagraphChange]) -> str:
+        rendered = render_changes(changes, fmt)
+        # render_changes escapes what it shows itself: its HTML goes into the part as it is.
+        return Markup(rendered) if html_part else rendered
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("scheduler"),
+        autoescape=html_part,
+        finalize=_html_escape if html_part else None,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["diff"] = diff
+    env.globals.update(site=SITE_NAME, host=SITE_HOST, ops_head=OPS_HEAD)
+    return env.get_template("digest.html" if html_part else "digest.txt")
+
+
+def _part(fmt: str, digest: _Digest) -> str:
+    # The context is clean already; this is the last guard that no control character a
+    # template or the diff renderer might add ever reaches a mail.
+    return clean_text(_template(fmt).render(vars(digest))) or ""
 
 
 def _message_id(alerts: Sequence[PendingAlert], domain: str) -> str:
@@ -457,20 +421,22 @@ def compose(
     if alerts[0].run_id is not None:
         msg["X-Barwatch-Run"] = str(alerts[0].run_id)
     # base64 keeps the Chinese text intact through any relay, 8BITMIME or not.
-    msg.set_content(_text_part(alerts, config, view), subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(_html_part(alerts, config, view), subtype="html", charset="utf-8", cte="base64")
+    digest = _digest(alerts, config, view)
+    msg.set_content(_part("text", digest), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_part("html", digest), subtype="html", charset="utf-8", cte="base64")
     return Message(alerts[0].run_id, tuple(a.id for a in alerts), msg)
 
 
-def build_messages(
-    archive,
-    config: AlertSettings,
-    now: datetime,
-    sender: str | None = None,
-    recipients: Sequence[str] = (),
-    zone: str = SITE_TIMEZONE,
-    web: WebSettings | None = None,
-) -> list[Message]:
+class MailOptions(TypedDict, total=False):
+    """``compose``'s optional arguments, which ``build_messages`` passes on to every mail."""
+
+    sender: str | None
+    recipients: Sequence[str]
+    zone: str
+    web: WebSettings | None
+
+
+def build_messages(archive, config: AlertSettings, now: datetime, **options: Unpack[MailOptions]) -> list[Message]:
     """The mails for every sendable pending alert: one per crawl run, or one per alert."""
     alerts = outbox.pending_alerts(archive, config.kinds)
     if config.mode == "per_article":
@@ -480,7 +446,7 @@ def build_messages(
         for a in alerts:
             by_run.setdefault(a.run_id, []).append(a)
         groups = list(by_run.values())
-    return [compose(g, config, now, sender, recipients, zone, web) for g in groups]
+    return [compose(g, config, now, **options) for g in groups]
 
 
 # --------------------------------------------------------------------------- sending
@@ -586,7 +552,8 @@ def notify(
     sender = smtp.mail_from if smtp else None
     if not dry_run:
         outbox.register_channels(archive, [mail_channel(smtp, recipients)])
-    messages = build_messages(archive, config, archive.clock(), sender, recipients, zone, web)
+    messages = build_messages(archive, config, archive.clock(), sender=sender, recipients=recipients, zone=zone,
+                              web=web)
     result = NotifyResult(composed=len(messages))
 
     if dry_run:

@@ -190,6 +190,8 @@ def cpu_model() -> str:
 # ---------------------------------------------------------------------------- parser
 def bench_parser(summary: Summary) -> None:
     from crawler import parsing
+    from crawler.parsing.document import parse_tree, to_text
+    from crawler.parsing.fallback import filter_trafilatura, trafilatura_body
 
     pages = sorted(PAGES.rglob("*.html"))
     blobs = [(p, p.read_bytes(), json.loads(p.with_suffix("").with_suffix(".expected.json").read_text("utf-8"))) for p in pages]
@@ -207,10 +209,10 @@ def bench_parser(summary: Summary) -> None:
     for p, data, expected in blobs:
         record = parsing.parse_article(data, f"https://www.lawyers.org.cn/info/{p.stem}")
         exact["structural (shipped)"] += record["body"] == expected["body"]
-        root = parsing._parse_tree(parsing._to_text(data))
-        raw = parsing._trafilatura_body(root, parsing.DEFAULT_RULES)
+        root = parse_tree(to_text(data))
+        raw = trafilatura_body(root, parsing.DEFAULT_RULES)
         exact["trafilatura alone"] += "\n".join(raw) == expected["body"]
-        filtered = parsing._filter_trafilatura(raw, parsing.DEFAULT_RULES, expected["title"], (expected["section"] or "").split(" > "))
+        filtered = filter_trafilatura(raw, parsing.DEFAULT_RULES, expected["title"], (expected["section"] or "").split(" > "))
         exact["trafilatura + filters"] += "\n".join(filtered) == expected["body"]
     print("body exactly as expected, of " + f"{len(blobs)} fixture pages: " + ", ".join(f"{k} {v}" for k, v in exact.items()))
 

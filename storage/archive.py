@@ -31,7 +31,17 @@ from pathlib import Path
 import sqlite_utils
 
 from storage import search
-from storage.schema import EMAIL_CHANNEL, SCHEMA_VERSION, TABLES, ensure_schema, schema_version, version_body_sql
+from storage.record import ArticleRecord
+from storage.schema import (
+    EMAIL_CHANNEL,
+    OPERATIONS,
+    SCHEMA_VERSION,
+    TABLES,
+    dict_rows,
+    ensure_schema,
+    schema_version,
+    version_body_sql,
+)
 from storage.textops import (
     ADDED_CONTENT_FIELDS,
     CONTENT_FIELDS,
@@ -46,7 +56,6 @@ Clock = Callable[[], datetime]
 
 NEW, CHANGED, UNCHANGED, FAILED, REMOVED = "new", "changed", "unchanged", "failed", "removed"
 RESTORED = "restored"  # an alert kind, not an outcome: a removed article is back
-OPERATIONS = "operations"  # the alert kind of an operations notice (a run failed, a run is held ...)
 
 # The text fields of a record that come from the site (attachments are cleaned item by item).
 _TEXT_FIELDS = ("url", "section", "title", "subtitle", "published", "issue", "author", "source", "body")
@@ -335,9 +344,7 @@ class Archive:
 
     # ------------------------------------------------------------------ channels, discovery
     def channels(self) -> list[dict]:
-        cursor = self.conn.execute("SELECT * FROM channels ORDER BY first_seen, url_template")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return dict_rows(self.conn.execute("SELECT * FROM channels ORDER BY first_seen, url_template"))
 
     def add_channel(
         self,
@@ -362,9 +369,7 @@ class Archive:
             return cursor.rowcount == 1
 
     def candidates(self) -> list[dict]:
-        cursor = self.conn.execute("SELECT * FROM candidates ORDER BY first_seen, url")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return dict_rows(self.conn.execute("SELECT * FROM candidates ORDER BY first_seen, url"))
 
     def record_candidate(
         self,
@@ -456,9 +461,7 @@ class Archive:
         self._notice(conn, None, key, text, self.now())
 
     def open_incidents(self) -> list[dict]:
-        cursor = self.conn.execute("SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY opened_at")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r)) for r in cursor.fetchall()]
+        return dict_rows(self.conn.execute("SELECT * FROM incidents WHERE closed_at IS NULL ORDER BY opened_at"))
 
     # ------------------------------------------------------------------ planning
     def known_ids(self) -> set[str]:
@@ -535,7 +538,7 @@ class Archive:
     def record_article(
         self,
         run_id: int,
-        record: dict,
+        record: ArticleRecord,
         etag: str | None = None,
         last_modified: str | None = None,
         channel: str | None = None,
@@ -776,8 +779,7 @@ class Archive:
             + "ORDER BY a.id",
             [channel],
         )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return dict_rows(cursor)
 
     def find_article_id(self, prefix: str) -> str:
         """Resolve an id given in full or as an unambiguous prefix (hex digits only)."""
@@ -815,8 +817,7 @@ def read_versions(conn: sqlite3.Connection, article_id: str, version: int | None
         f"SELECT {columns} FROM versions v JOIN articles a ON a.id = v.article_id WHERE {where} ORDER BY v.version",
         params,
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def read_events(conn: sqlite3.Connection, article_id: str) -> list[dict]:

@@ -22,22 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.schema import EMAIL_CHANNEL, version_body_sql
+# KINDS (the alert kinds about articles), OPERATIONS (the notices' kind, sent whatever
+# ``[alerts] kinds`` says) and MAX_REFUSALS are defined with the schema, which describes
+# them; they are imported from here too.
+from storage.schema import EMAIL_CHANNEL, KINDS, MAX_REFUSALS, OPERATIONS, dict_rows, version_body_sql
 from storage.textops import CONTENT_FIELDS
 
-# restored: an article marked removed (the site answered 404/410) is there again.
-KINDS = ("new", "changed", "removed", "restored")
 # What readers call each kind: mail headings, the feed's entry titles, the pages.
 KIND_LABELS = {"new": "新文章", "changed": "修改", "removed": "删除", "restored": "恢复"}
-# Operations notices (a run failed, the same failures keep coming, a run is held) go out
-# whatever ``[alerts] kinds`` says: an operator must hear that the watch itself is broken.
-OPERATIONS = "operations"
 CONTENT = CONTENT_FIELDS
 MAX_ERROR = 300
 EMAIL = EMAIL_CHANNEL
-# A channel that refuses the same message this often while it accepts others will refuse
-# it for ever (too long, a word its filter blocks): retrying would only repeat the error.
-MAX_REFUSALS = 3
 # A channel that fails in this many notify calls in a row raises an operations notice
 # (it goes out on the other channels); one more when it works again.
 DOWN_AFTER = 3
@@ -182,39 +177,28 @@ def announced(conn, limit: int = 50, channel: str | None = None) -> list[Pending
     return _alerts(conn, where, params, "a.created_at DESC, a.id DESC", limit)
 
 
+# PendingAlert's fields that come straight from a row of _ALERTS_SQL.
+_ROW_FIELDS = (
+    "id", "article_id", "kind", "run_id", "version", "created_at", "attempts", "last_error", "run_status",
+    "run_started_at", "url", "section", "article_status", "notice", "incident", "channel",
+)
+
+
 def _alerts(conn, where: str, params: dict, order: str, limit: int | None = None) -> list[PendingAlert]:
     sql = _ALERTS_SQL.replace("{where}", where).replace("{order}", order)
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
     out = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values))
+    for row in dict_rows(conn.execute(sql, params)):
         source = "v_" if row["v_version"] is not None else "ar_"
         content = {f: row[source + f] for f in CONTENT}
         previous = {f: row["p_" + f] for f in CONTENT} if row["p_version"] is not None else None
         out.append(
             PendingAlert(
-                id=row["id"],
-                article_id=row["article_id"],
-                kind=row["kind"],
-                run_id=row["run_id"],
-                version=row["version"],
-                created_at=row["created_at"],
-                attempts=row["attempts"],
-                last_error=row["last_error"],
-                run_status=row["run_status"],
-                run_started_at=row["run_started_at"],
-                url=row["url"],
-                section=row["section"],
-                article_status=row["article_status"],
+                **{f: row[f] for f in _ROW_FIELDS},
                 content=content,
                 previous=previous,
                 previous_version=row["p_version"],
-                notice=row["notice"],
-                incident=row["incident"],
-                channel=row["channel"],
             )
         )
     return out
@@ -328,8 +312,7 @@ def channel_status(archive) -> list[dict]:
         FROM notify_channels c ORDER BY c.first_seen, c.rowid
         """
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def given_up(archive, limit: int = 20) -> list[dict]:
@@ -338,8 +321,7 @@ def given_up(archive, limit: int = 20) -> list[dict]:
         "SELECT alert_id, channel, gave_up_at, last_error FROM deliveries WHERE gave_up_at IS NOT NULL "
         "ORDER BY gave_up_at DESC, alert_id LIMIT ?", [limit],
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def outbox_counts(archive) -> dict[str, int]:

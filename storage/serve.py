@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from storage import search
-from storage.schema import version_body_sql
+from storage.schema import SCHEMA, version_body_sql
 from storage.textops import SITE_TIMEZONE
 
 PLUGIN_NAME = "barwatch"  # the plugin's name (pyproject's datasette entry point) and config key
@@ -71,177 +71,17 @@ group by month, section
 order by month, section
 """
 
-COLUMNS: dict[str, dict[str, str]] = {
-    "articles": {
-        "id": "The article's identity: the 32 hex digits after /info/ in its URL.",
-        "url": "Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http fold to it).",
-        "section": "Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态.",
-        "title": "Title as the page shows it.",
-        "subtitle": "The line between title and metadata of a magazine piece (上海律师), else empty.",
-        "published": "Publication date (YYYY-MM-DD; YYYY-MM for a magazine issue); published_from says where from.",
-        "author": "作者 from the metadata line, e.g. 办公室 or a committee.",
-        "source": "信息来源/来源 (press reprints name the newspaper).",
-        "views": "Last seen view counter (阅读:N次); not content, changes on every fetch.",
-        "body": "Body text, one paragraph a line, page chrome and footer removed.",
-        "attachments": "JSON list of attachment links found in the body.",
-        "content_hash": "SHA-256 of the normalised content fields; a change is a new version.",
-        "first_seen": "When barwatch first archived the article (UTC).",
-        "last_seen": "When the article was last fetched successfully (UTC).",
-        "last_changed": "When the content last changed (UTC).",
-        "status": "live, or removed once the site answered 404/410.",
-        "version": "Current version number (1 = as first archived).",
-        "removed_at": "When the article was found gone (UTC), if removed.",
-        "last_checked": "When the article was last re-verified (UTC).",
-        "etag": "HTTP ETag of the last fetch, for conditional requests.",
-        "last_modified": "HTTP Last-Modified of the last fetch, for conditional requests.",
-        "published_from": "page (printed on it), list (the list row that linked to it) or issue (the magazine "
-        "issue it names). Only a page date is content: the others never make a version.",
-        "channel": "The channel (channels.url_template) whose list first showed the article.",
-        "search_key": "The article's row in the search index: its day (published, else first archived) times 256, "
-        "plus a slot, so index order is date order; empty when not indexed (removed, or written by another "
-        "tool until barwatch reindex).",
-        "search_checksum": "CRC-32 of the text the search index holds for the article: a row changed outside "
-        "barwatch is detected and the index rebuilt.",
-    },
-    "versions": {
-        "article_id": "The article (articles.id).",
-        "version": "1 for the first archived content, then one more per edit.",
-        "fetched_at": "When this version was fetched (UTC).",
-        "title": "Title of this version.",
-        "subtitle": "Subtitle of this version (magazine pieces).",
-        "published": "Publication date of this version.",
-        "author": "Author of this version.",
-        "source": "Source of this version.",
-        "body": "Body text of an earlier version; empty for the current one, whose body is articles.body (stored once).",
-        "content_hash": "Hash of this version's normalised content fields.",
-        "diff": "Unified diff from the previous version (empty for version 1).",
-        "run_id": "The crawl run that found this version (crawl_runs.id).",
-        "note": "Empty for an edit; 'repair: …' when a garbled stored version was replaced by the clean page "
-        "(no alert); 'held: …' when the body shrank so much that the change waits for `barwatch release`.",
-    },
-    "crawl_runs": {
-        "id": "Run number.",
-        "started_at": "Start (UTC).",
-        "finished_at": "End (UTC); empty while running or after a crash.",
-        "status": "running; ok; partial (some pages failed); failed (nothing fetched, robots.txt unreachable, "
-        "every list disallowed, or a storage error); interrupted (stopped or killed before the end).",
-        "mode": "full (every list page) or incremental.",
-        "requests": "HTTP requests made.",
-        "new": "Articles archived for the first time.",
-        "changed": "Articles whose content changed.",
-        "unchanged": "Articles re-checked without change.",
-        "removed": "Articles found gone.",
-        "failed": "Pages that could not be fetched or parsed.",
-        "baseline": "1 for the archive's first crawl (new articles of a channel in baseline send no alerts).",
-        "note": "Why a run failed, was interrupted or is held.",
-        "held": "Empty, or suspect (too many changes or a shrunken body: change alerts wait), "
-        "or released (an operator confirmed it with `barwatch release`).",
-    },
-    "views": {
-        "article_id": "The article (articles.id).",
-        "seen_at": "When the counter was read (UTC).",
-        "count": "The view counter (阅读:N次) at that time.",
-    },
-    "alerts": {
-        "id": "Alert number.",
-        "article_id": "The article (articles.id).",
-        "kind": "new, changed, removed, restored (a removed article is back), or operations (a notice about "
-        "barwatch itself: a failed run, "
-        "repeated failures, a held run; sent whatever [alerts] kinds says).",
-        "run_id": "The run that raised it (crawl_runs.id).",
-        "created_at": "When it was queued (UTC).",
-        "version": "The article version the alert is about.",
-        "incident": "Operations notices: the incident (crawl-failed, crawl-partial, held:<run>).",
-        "notice": "Operations notices: the message.",
-    },
-    "notify_channels": {
-        "fingerprint": "The channel's identity without its secret: email for the mail, <service>:<hash> for a chat URL.",
-        "kind": "email, or the chat service (wecombot, dingtalk, feishu, json …).",
-        "label": "A printable description, secrets masked.",
-        "first_seen": "When barwatch first used it (UTC).",
-        "start_after": "It takes the alerts numbered after this one (a channel added later does not replay history).",
-        "last_ok": "When it last accepted a message (UTC).",
-        "last_error": "What went wrong the last time it failed.",
-        "failing_since": "Since when it has been failing (UTC); empty while it works.",
-    },
-    "deliveries": {
-        "alert_id": "The alert (alerts.id).",
-        "channel": "The channel (notify_channels.fingerprint).",
-        "sent_at": "When the channel accepted it (UTC); empty while pending.",
-        "attempts": "Delivery attempts so far.",
-        "refused": "Failures while the same channel accepted other messages (it refuses this one).",
-        "last_error": "Error of the last failed attempt.",
-        "gave_up_at": "When barwatch stopped retrying it on this channel (UTC): refused 3 times; an operations notice said so.",
-    },
-    "failures": {
-        "id": "Failure number.",
-        "run_id": "The run (crawl_runs.id).",
-        "url": "The URL that failed.",
-        "article_id": "The article, when the URL is one.",
-        "kind": "fetch, list, http, parse, extraction (drift guard kept the stored version), encoding (the page "
-        "did not decode cleanly), redirect (off the site or to another article, or a loop), robots, storage.",
-        "message": "What went wrong.",
-        "at": "When (UTC).",
-    },
-    "channels": {
-        "url_template": "The channel's identity: its list URL with {page} where the page number goes.",
-        "name": "The channel's name: the config's [[sections]] name, or the breadcrumb text that led to it.",
-        "first_page": "The number of its first page (0 or 1 mostly; 2 for index.html / index_2.html lists).",
-        "first_url": "Its first page when that does not fit the template (index.html), else empty.",
-        "how_found": "config, or how discovery found it: breadcrumb, more, nav, tab, pager, hub.",
-        "found_on": "The page whose link led to it.",
-        "first_seen": "When barwatch first walked it (UTC).",
-        "baseline_done_at": "When its first walk finished (UTC); empty while in baseline "
-        "(what it lists until then is backlog, announced to nobody).",
-        "last_walked": "When a walk of it last finished (UTC).",
-        "newest_item": "The newest list date seen on it: a quiet channel is walked daily, a closed one weekly.",
-        "articles_found": "Articles first archived from its lists.",
-        "last_error": "What went wrong on its last walk, empty when it went well.",
-        "js_pager": "1 when its pager only works by JavaScript: only page 1 is walked.",
-    },
-    "candidates": {
-        "url": "A page some fetched page linked to as a possible channel list.",
-        "kind": "list, hub (links to lists), or other (asked again after recheck_after).",
-        "how": "How it was offered: breadcrumb, more, nav, tab, pager, hub.",
-        "text": "The link text.",
-        "found_on": "The page that linked to it.",
-        "depth": "Hub levels followed to reach it.",
-        "first_seen": "When it was first fetched (UTC).",
-        "checked_at": "When it was last classified (UTC).",
-        "recheck_after": "For other: when it may be asked again (UTC).",
-        "channel": "For list: the channel (channels.url_template) it is a page of.",
-        "note": "Why it is not a list, or what is special about it.",
-    },
-    "backlog": {
-        "article_id": "An article a channel's baseline walk listed but could not store then.",
-        "url_template": "The channel (channels.url_template).",
-        "added_at": "When (UTC). The row goes when the article is stored, without an alert.",
-    },
-    "incidents": {
-        "key": "crawl-failed, crawl-partial (the same failures several runs in a row) or held:<run>.",
-        "opened_at": "When it started (UTC); an operations notice went out.",
-        "opened_run": "The run that started it.",
-        "closed_at": "When it cleared (UTC); empty while open.",
-        "closed_run": "The run that cleared it.",
-        "detail": "The notice sent when it started.",
-    },
-    "meta": {
-        "key": "A setting barwatch keeps in the archive itself.",
-        "value": "Its value.",
-    },
-}
-
+# Column descriptions, and each table's one-line summary, are the schema's (storage.schema.SCHEMA).
 # Columns that hold a UTC timestamp (their description says so): pages show them in the
 # site's zone, with the stored UTC value as the tooltip.
-TIME_COLUMNS = frozenset(
-    name for columns in COLUMNS.values() for name, text in columns.items() if "(UTC)" in text
-)
+TIME_COLUMNS = frozenset(c.name for table in SCHEMA.values() for c in table.columns if "(UTC)" in c.doc)
 
+# Datasette's presentation of each table: title, sort, facets. Its description is the
+# schema's summary, followed by "more" where Datasette has something to add.
 TABLES: dict[str, dict] = {
     "articles": {
         "title": "Articles · 文章",
-        "description": "One row per article of lawyers.org.cn, its newest content. "
-        "The search box does Chinese full-text search (any 1+ characters, several words = all of them, "
+        "more": "The search box does Chinese full-text search (any 1+ characters, several words = all of them, "
         '"quoted phrase", -exclude, OR); the ranked version with snippets is the search query.',
         "fts_table": search.FTS_TABLE,
         "fts_pk": "search_key",
@@ -251,62 +91,52 @@ TABLES: dict[str, dict] = {
     },
     "versions": {
         "title": "Versions · 版本",
-        "description": "Every content version of every article, with the diff from the one before.",
         "sort_desc": "fetched_at",
         "facets": ["version"],
     },
     "crawl_runs": {
         "title": "Crawl runs · 抓取记录",
-        "description": "One row per crawl, with its counts and outcome.",
         "sort_desc": "id",
         "facets": ["status", "mode"],
     },
     "views": {
         "title": "View counts · 阅读数",
-        "description": "The view counter of each article each time it was read.",
         "sort_desc": "seen_at",
     },
     "alerts": {
         "title": "Alerts · 提醒",
-        "description": "New, changed, removed and restored articles and operations notices, queued for every channel.",
         "sort_desc": "id",
         "facets": ["kind"],
     },
     "notify_channels": {
         "title": "Alert channels · 提醒通道",
-        "description": "The mail and each chat URL alerts go to, by a fingerprint without the secret.",
         "sort_desc": "first_seen",
     },
     "deliveries": {
         "title": "Deliveries · 发送记录",
-        "description": "Each alert on each channel: sent, pending with its last error, or given up.",
         "sort_desc": "alert_id",
         "facets": ["channel"],
     },
     "failures": {
         "title": "Failures · 失败",
-        "description": "Fetches and parses that failed, per run. Stored articles are never touched by them.",
         "sort_desc": "id",
         "facets": ["kind"],
     },
     "channels": {
         "title": "Channels · 栏目",
-        "description": "The list pages barwatch walks, each with a baseline of its own.",
         "sort_desc": "first_seen",
     },
     "candidates": {
         "title": "Discovery candidates",
-        "description": "Every page offered as a possible channel list, and what it turned out to be.",
         "sort_desc": "first_seen",
         "facets": ["kind", "how"],
     },
-    "backlog": {"title": "Backlog", "description": "Listed before a channel's baseline ended; never announced.", "hidden": True},
+    "backlog": {"title": "Backlog", "hidden": True},
     "incidents": {
         "title": "Incidents · 运行事件",
-        "description": "Breakage of barwatch itself: one notice when it starts, one when it clears.",
         "sort_desc": "opened_at",
     },
-    "meta": {"title": "Meta", "description": "barwatch's own bookkeeping.", "hidden": True},
+    "meta": {"title": "Meta", "hidden": True},
 }
 
 SETTINGS = {
@@ -325,10 +155,11 @@ def build_metadata(db_name: str, zone: str = SITE_TIMEZONE) -> dict:
     """Datasette metadata for an archive served under the name ``db_name``; the pages and
     the feed show times in ``zone`` (the config's ``[site] timezone``)."""
     tables = {}
-    for name, meta in TABLES.items():
-        meta = json.loads(json.dumps(meta))  # a copy per call
-        if name in COLUMNS:
-            meta["columns"] = dict(COLUMNS[name])
+    for name in {**TABLES, **SCHEMA}:  # every table of the schema gets its descriptions
+        meta = json.loads(json.dumps(TABLES.get(name, {})))  # a copy per call
+        more = meta.pop("more", None)
+        meta["description"] = " ".join([f"{SCHEMA[name].summary}.", *([more] if more else [])])
+        meta["columns"] = {c.name: c.doc for c in SCHEMA[name].columns}
         tables[name] = meta
     return {
         "title": "barwatch · 东方律师网存档",

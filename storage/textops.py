@@ -41,7 +41,14 @@ _PUNCT_MAP = str.maketrans(
 
 
 def normalize_text(text: str | None) -> str:
-    """Fold a piece of text to the form in which two versions are compared."""
+    """Fold a piece of text to the form in which two versions are compared.
+
+    This decides what counts as an edit, so it folds only typographic noise (NFKC,
+    quotes, dashes, ideographic punctuation, blanks and blank lines) and keeps case,
+    script and pinyin notes: a text rewritten in traditional characters hashes
+    differently. Matching and search fold further (traditional to simplified, pinyin
+    notes dropped, and for search lower case): storage.chinese (key_of, fold_text).
+    """
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text).translate(_PUNCT_MAP)

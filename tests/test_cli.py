@@ -9,7 +9,6 @@ from datetime import datetime
 import pytest
 
 from fixtures import spec
-from fixtures.server import FixtureSite
 from scheduler.cli import build_parser, main
 from storage.archive import Archive
 from storage.schema import SCHEMA_VERSION
@@ -17,12 +16,6 @@ from tests.crawling import FIXTURE_CONFIG, NOW, ROOT, barwatch, copy_db, crawl
 from tests.test_notify import free_port, start_server
 
 PAGES = ROOT / "fixtures" / "pages" / "base" / "info"
-
-
-@pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

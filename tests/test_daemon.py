@@ -8,15 +8,8 @@ import time
 
 import pytest
 
-from fixtures.server import FixtureSite
 from storage.archive import Archive, ArchiveError
 from tests.crawling import FIXTURE_CONFIG, ROOT
-
-
-@pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
 
 
 def config_with(tmp_path, extra: str):

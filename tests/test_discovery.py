@@ -10,7 +10,6 @@ import pytest
 
 from crawler.channels import Channel, relative, template_pattern, walk_due
 from fixtures import spec
-from fixtures.server import FixtureSite
 from tests.crawling import NOW, ROOT, barwatch, copy_db, crawl
 
 DEFAULT_CONFIG = ROOT / "crawler" / "default_config.toml"
@@ -37,12 +36,6 @@ def query(db: Path, sql: str, params=()) -> list[dict]:
         return [dict(r) for r in conn.execute(sql, params)]
     finally:
         conn.close()
-
-
-@pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,11 @@ from datetime import datetime
 import pytest
 
 from fixtures import spec
-from fixtures.server import FixtureSite
 from storage import outbox
 from storage.archive import Archive
 from tests.crawling import FIXTURE_CONFIG, NOW, barwatch, crawl
 
 BASE_IDS = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID})
-
-
-@pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
 
 
 @pytest.fixture

@@ -35,12 +35,6 @@ BIG = 50 * 1024 * 1024
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
 def foreign():
     """Another host: it serves the same pages, so following a redirect there would 'work'."""
     with FixtureSite() as s:

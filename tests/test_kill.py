@@ -45,12 +45,6 @@ EXPECTED_ALERTS = sorted([(spec.EDITED_ID, "changed", 2), (spec.ADDED_ID, "new",
 
 
 @pytest.fixture(scope="module")
-def site():
-    with FixtureSite() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
 def baseline(site, tmp_path_factory):
     site.set_state("base")
     db = tmp_path_factory.mktemp("kill-baseline") / "base.db"

@@ -868,3 +868,14 @@ def test_schema_3_mail_state_moves_to_deliveries(tmp_path, clock):
         assert [(c["fingerprint"], c["start_after"]) for c in outbox.channel_status(archive)] == [("email", 0)]
         # The mail keeps its place: alert 2 is still pending on it, alert 1 is not resent.
         assert [a.id for a in outbox.pending_alerts(archive)] == [2]
+
+
+def test_a_removed_articles_text_is_announced_in_both_parts_even_with_no_body_lines(archive, server):
+    crawl(archive, [rec(1, "将删除的文章")])
+    crawl(archive, gone=[1])
+
+    notify(archive, AlertSettings(body_lines=0), settings(server.port))
+
+    [msg] = server.handler.messages()
+    assert "   该文章已从网站删除（2024-05-02 16:00 发现）。\n   存档内容：\n   ……\n" in text_of(msg)
+    assert "<p>存档内容：</p><blockquote>……</blockquote>" in html_of(msg)

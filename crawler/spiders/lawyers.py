@@ -34,7 +34,7 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 
 from crawler.config import Config, load_config
 from crawler.runner import config_settings
-from crawler.parsing import ParseError, ParseRules, decode_html, parse_article, parse_list
+from crawler.parsing import ParseError, decode_html, parse_article, parse_list
 from crawler import discovery
 from crawler.channels import Channel, relative, template_pattern, walk_due
 from crawler.robots import RobotsForbidden, RobotsUnavailable

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from storage import outbox, search
 from storage.archive import read_article, read_events, read_versions
-from storage.schema import HOLD_FLAG_LABELS, RUN_STATUS_LABELS
+from storage.schema import HOLD_FLAG_LABELS, RUN_STATUS_LABELS, dict_rows
 from storage.diffs import CONTEXT, paragraph_changes, render_changes
 from storage.serve import ARTICLE_PAGE, PLUGIN_NAME
 from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
@@ -135,10 +135,8 @@ def _runs(conn: sqlite3.Connection, zone: str, limit: int = 5) -> list[dict]:
         "FROM crawl_runs ORDER BY id DESC LIMIT ?",
         [limit],
     )
-    names = [d[0] for d in cursor.description]
     runs = []
-    for row in cursor.fetchall():
-        run = dict(zip(names, row))
+    for run in dict_rows(cursor):
         run["started_at"] = local_time(run["started_at"], zone)
         run["note"] = one_line(run["note"])
         run["status_label"] = RUN_STATUS_LABELS.get(run["status"], run["status"])
