@@ -5,6 +5,7 @@ www., wx. and info. serve the same pages, and ``--base-url`` moves the host, so 
 is never part of it. A list that does not page (one page, or a pager that only works by
 JavaScript) has a template without ``{page}``: its one URL.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,10 @@ def walk_due(row: dict, now: datetime, daily_after_days: int, weekly_after_days:
 
 def _date(text: str):
     try:
-        return datetime.strptime(text[:10], "%Y-%m-%d").date() if len(text) >= 10 else (
-            datetime.strptime(text[:7], "%Y-%m").date()
+        return (
+            datetime.strptime(text[:10], "%Y-%m-%d").date()
+            if len(text) >= 10
+            else (datetime.strptime(text[:7], "%Y-%m").date())
         )
     except ValueError:
         return None

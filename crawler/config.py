@@ -15,6 +15,7 @@ Public API: ``load_config(path | None)``, ``parse_config(raw, path)``, ``Config`
 ``AlertSettings``, ``WebSettings``), ``ConfigError``, ``RENAMED``, ``DEFAULT_CONFIG_PATH``, and the
 address helpers ``parse_addresses`` / ``valid_address`` shared with ``scheduler.notify``.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -105,13 +106,15 @@ def _check_list_url(value: str) -> str:
         names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
         value.format(page=1)
     except KeyError as exc:
-        raise ValueError(f"unknown placeholder {{{exc.args[0]}}}: only {{page}} may appear "
-                         "(write {{ and }} for literal braces)") from None
+        raise ValueError(
+            f"unknown placeholder {{{exc.args[0]}}}: only {{page}} may appear (write {{{{ and }}}} for literal braces)"
+        ) from None
     except IndexError:
         raise ValueError("positional placeholder {}: write {page} where the page number goes") from None
     except (ValueError, AttributeError, TypeError) as exc:
-        raise ValueError(f"not a valid pattern ({exc}): write {{page}} for the page number "
-                         "and {{ and }} for literal braces") from None
+        raise ValueError(
+            f"not a valid pattern ({exc}): write {{page}} for the page number and {{{{ and }}}} for literal braces"
+        ) from None
     if "page" not in names:
         raise ValueError("must contain {page} where the page number goes")
     return value
@@ -262,7 +265,9 @@ class AlertSettings(_Model):
 def _check_public_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch (got {value!r})")
+        raise ValueError(
+            f"must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch (got {value!r})"
+        )
     return value.rstrip("/")
 
 
@@ -310,7 +315,7 @@ class Config(_Tables):
             data = {**data, "rules": ParseRules.from_mapping(data.get("parsing") or {})}
         return data
 
-    def with_base_url(self, base_url: str | None) -> "Config":
+    def with_base_url(self, base_url: str | None) -> Config:
         """The --base-url switch: same config, every URL moved to another scheme and host."""
         if not base_url:
             return self
@@ -433,8 +438,11 @@ def _range(model: type[BaseModel] | None, name: str | None, ctx: dict) -> str:
         lo_open = "gt" in ctx
         hi = ctx.get("le")
     if lo is not None and hi is not None:
-        return (f"must be greater than {_num(lo)} and at most {_num(hi)}" if lo_open
-                else f"must be from {_num(lo)} to {_num(hi)}")
+        return (
+            f"must be greater than {_num(lo)} and at most {_num(hi)}"
+            if lo_open
+            else f"must be from {_num(lo)} to {_num(hi)}"
+        )
     if lo is not None:
         return f"must be greater than {_num(lo)}" if lo_open else f"must be at least {_num(lo)}"
     return f"must be at most {_num(hi)}"
@@ -532,9 +540,18 @@ def parse_config(raw: dict, path: str | Path = "<config>") -> Config:
     except ValueError as exc:
         raise ConfigError(path, "parsing", str(exc)) from None
     return Config(
-        base_url=file.site.base_url, timezone=file.site.timezone, sections=file.sections, crawl=file.crawl,
-        drift=file.drift, discovery=file.discovery,
-        schedule=file.schedule, alerts=file.alerts, web=file.web, parsing=file.parsing, rules=rules, path=str(path),
+        base_url=file.site.base_url,
+        timezone=file.site.timezone,
+        sections=file.sections,
+        crawl=file.crawl,
+        drift=file.drift,
+        discovery=file.discovery,
+        schedule=file.schedule,
+        alerts=file.alerts,
+        web=file.web,
+        parsing=file.parsing,
+        rules=rules,
+        path=str(path),
     )
 
 

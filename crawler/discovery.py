@@ -32,13 +32,15 @@ compared with the current URL: the one numeric component that differs (a query
 parameter's value, or a number in one path segment) carries the page number. See
 :func:`learn_pager`.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from crawler.parsing import DEFAULT_RULES, ParseRules, issue_month, parse_list
@@ -46,6 +48,7 @@ from crawler.parsing.breadcrumb import find_breadcrumb
 from crawler.parsing.document import parse_tree, to_text
 from crawler.parsing.furniture import is_furniture
 from crawler.parsing.lines import build_lines, tag_of, visible_text
+from crawler.parsing.rules import compile_pattern
 from crawler.textnorm import collapse_ws, key_of
 from crawler.urls import article_id_from_link, article_id_from_path, on_site
 
@@ -69,6 +72,7 @@ HOWS = ("breadcrumb", "more", "nav", "tab", "pager", "hub")
 
 # --------------------------------------------------------------------------- rules
 
+
 @dataclass(frozen=True)
 class DiscoveryRules:
     """Every word and threshold discovery relies on. Texts are compared after
@@ -76,9 +80,9 @@ class DiscoveryRules:
     brackets and spaces removed."""
 
     # classify
-    min_rows: int = 3                 # article rows that make a list page
-    min_rows_with_pager: int = 1      # ... or this many when the page has a learnt pager
-    min_sublists: int = 1             # list-looking links that make a hub
+    min_rows: int = 3  # article rows that make a list page
+    min_rows_with_pager: int = 1  # ... or this many when the page has a learnt pager
+    min_sublists: int = 1  # list-looking links that make a hub
     # Link texts that name a list: an issue (2022年第06期) or a year of an index (2022, 2022年).
     sublist_patterns: tuple[str, ...] = (
         r"^\d{4}\s*年\s*第\s*\d{1,3}\s*期$",
@@ -98,7 +102,7 @@ class DiscoveryRules:
     # 第2页, [2]: a page number; four-digit years are never page numbers (year indexes).
     page_number_pattern: str = r"^第?(\d{1,4})页?$"
     year_pattern: str = r"^(?:19|20)\d{2}$"
-    default_first_page: int = 1       # when nothing on the page shows the first page
+    default_first_page: int = 1  # when nothing on the page shows the first page
     # link groups
     nav_min_links: int = 3
     nav_max_chars: int = 16
@@ -106,9 +110,22 @@ class DiscoveryRules:
     nav_link_share: float = 0.6
     # Top-bar services and account links: never a channel list.
     skip_texts: tuple[str, ...] = (
-        "申请实习证", "两公律师考核申请", "两公律师转社会律师申请", "注销人员证明申请入口",
-        "结业人员实习鉴定表申请入口", "网上投稿", "ENGLISH", "切换新版", "切换旧版",
-        "登录", "注册", "忘记密码", "退出", "会员须知", "个人会员", "团体会员",
+        "申请实习证",
+        "两公律师考核申请",
+        "两公律师转社会律师申请",
+        "注销人员证明申请入口",
+        "结业人员实习鉴定表申请入口",
+        "网上投稿",
+        "ENGLISH",
+        "切换新版",
+        "切换旧版",
+        "登录",
+        "注册",
+        "忘记密码",
+        "退出",
+        "会员须知",
+        "个人会员",
+        "团体会员",
     )
     # Paths that are never channel lists: articles, attachments, the JavaScript home
     # page, static files.
@@ -125,10 +142,17 @@ class DiscoveryRules:
     def __post_init__(self) -> None:
         for name in ("sublist_patterns", "more_patterns", "exclude_path_patterns"):
             for p in getattr(self, name):
-                _compile(name, p)
+                compile_pattern(name, p, "discovery")
         for name in ("page_number_pattern", "year_pattern", "page_param_pattern"):
-            _compile(name, getattr(self, name))
-        for name in ("min_rows", "min_rows_with_pager", "min_sublists", "nav_min_links", "nav_max_chars", "default_first_page"):
+            compile_pattern(name, getattr(self, name), "discovery")
+        for name in (
+            "min_rows",
+            "min_rows_with_pager",
+            "min_sublists",
+            "nav_min_links",
+            "nav_max_chars",
+            "default_first_page",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"[discovery] {name} must be >= 0")
 
@@ -152,9 +176,15 @@ class DiscoveryRules:
 
     @cached_property
     def _roles(self) -> tuple[tuple[str, frozenset[str]], ...]:
-        return tuple((role, frozenset(_norm(t) for t in texts)) for role, texts in (
-            ("next", self.next_texts), ("prev", self.prev_texts),
-            ("first", self.first_texts), ("last", self.last_texts)))
+        return tuple(
+            (role, frozenset(_norm(t) for t in texts))
+            for role, texts in (
+                ("next", self.next_texts),
+                ("prev", self.prev_texts),
+                ("first", self.first_texts),
+                ("last", self.last_texts),
+            )
+        )
 
     @cached_property
     def _skip(self) -> frozenset[str]:
@@ -167,15 +197,6 @@ class DiscoveryRules:
     @cached_property
     def _year(self) -> re.Pattern:
         return re.compile(self.year_pattern)
-
-
-def _compile(name: str, pattern: Any) -> re.Pattern:
-    if not isinstance(pattern, str):
-        raise ValueError(f"[discovery] {name}: pattern must be a string")
-    try:
-        return re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"[discovery] {name}: bad regular expression {pattern!r}: {e}") from None
 
 
 DEFAULT_DISCOVERY_RULES = DiscoveryRules()
@@ -197,6 +218,7 @@ def _word(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- values
+
 
 @dataclass(frozen=True)
 class Crumb:
@@ -227,11 +249,11 @@ class Pager:
 
 @dataclass(frozen=True)
 class Page:
-    kind: str                     # list | hub | other
-    rows: list                    # crawler.parsing.parse_list rows
+    kind: str  # list | hub | other
+    rows: list  # crawler.parsing.parse_list rows
     pager: Pager | None
     js_pager: bool
-    sublists: list                # list[Candidate], how="hub"
+    sublists: list  # list[Candidate], how="hub"
 
 
 # --------------------------------------------------------------------------- document
@@ -242,8 +264,9 @@ _NO_LINK_RE = re.compile(r"^\s*(?:$|#|javascript:|mailto:|tel:|data:|about:)", r
 class _Doc:
     """One parse of a page, shared by the public functions."""
 
-    def __init__(self, html: str | bytes, url: str, extra_hosts: Iterable[str],
-                 rules: DiscoveryRules, parse_rules: ParseRules):
+    def __init__(
+        self, html: str | bytes, url: str, extra_hosts: Iterable[str], rules: DiscoveryRules, parse_rules: ParseRules
+    ):
         self.url = _defrag(url)
         self.extra = frozenset(extra_hosts or ())
         self.rules = rules
@@ -310,6 +333,7 @@ def _defrag(url: str) -> str:
 
 # --------------------------------------------------------------------------- breadcrumb
 
+
 def _breadcrumb(doc: _Doc) -> tuple[list[Crumb], set, set]:
     """The crumbs, the anchors that carry them, and the 首页 anchor(s) of the breadcrumb."""
     if doc.root is None:
@@ -322,7 +346,7 @@ def _breadcrumb(doc: _Doc) -> tuple[list[Crumb], set, set]:
     # Anchors of the breadcrumb: inside its lines' elements, among the hrefs those lines hold.
     hrefs: set[str] = set()
     scopes = []
-    for line in lines[first:last + 1]:
+    for line in lines[first : last + 1]:
         hrefs.update(line.hrefs)
         scopes.append(line.el)
     by_key: dict[str, Any] = {}
@@ -345,9 +369,13 @@ def _breadcrumb(doc: _Doc) -> tuple[list[Crumb], set, set]:
     return crumbs, used, ({home} - used) if home is not None else set()
 
 
-def breadcrumb_links(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset(),
-                     rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
-                     parse_rules: ParseRules = DEFAULT_RULES) -> list[Crumb]:
+def breadcrumb_links(
+    html: str | bytes,
+    url: str,
+    extra_hosts: Iterable[str] = frozenset(),
+    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
+    parse_rules: ParseRules = DEFAULT_RULES,
+) -> list[Crumb]:
     """The crumbs after 首页 of the page's ``当前位置`` breadcrumb, each with the absolute
     URL of its link when it has one and that link is a candidate (a page of this site
     that is no article or attachment), else None. [] without a breadcrumb."""
@@ -356,12 +384,13 @@ def breadcrumb_links(html: str | bytes, url: str, extra_hosts: Iterable[str] = f
 
 # --------------------------------------------------------------------------- pager
 
+
 @dataclass(frozen=True)
 class _Rel:
     template: str
-    style: str                  # query | path
-    link_n: int | None          # None: the link is the bare first page
-    cur_n: int | None           # None: the current URL is the bare first page
+    style: str  # query | path
+    link_n: int | None  # None: the link is the bare first page
+    cur_n: int | None  # None: the current URL is the bare first page
 
 
 def _esc(text: str) -> str:
@@ -411,10 +440,11 @@ def _relate(link: str, cur: str, doc: _Doc) -> _Rel | None:
         # (a link without the parameter, 首页 from page 3, adds nothing: page 1 fits the template)
         if not (l_num and (c_num or k not in cd)):
             return None
-        parts = [f"{_esc(kk)}={{page}}" if kk == k else (_esc(kk) if vv is None else f"{_esc(kk)}={_esc(vv)}")
-                 for kk, vv in li]
-        return _Rel(base + _esc(lp.path) + "?" + "&".join(parts), "query", int(lv),
-                    int(cv) if k in cd else None)
+        parts = [
+            f"{_esc(kk)}={{page}}" if kk == k else (_esc(kk) if vv is None else f"{_esc(kk)}={_esc(vv)}")
+            for kk, vv in li
+        ]
+        return _Rel(base + _esc(lp.path) + "?" + "&".join(parts), "query", int(lv), int(cv) if k in cd else None)
     if lp.query != cp.query:
         return None
     query = ("?" + _esc(lp.query)) if lp.query else ""
@@ -451,8 +481,7 @@ def _relate(link: str, cur: str, doc: _Doc) -> _Rel | None:
                 seg = _esc(stem) + _esc(sep) + "{page}" + _esc(ext)
                 segs = ls if link_is_numbered else cs
                 t = build(segs, i, seg)
-                return (_Rel(t, "path", int(digits), None) if link_is_numbered
-                        else _Rel(t, "path", None, int(digits)))
+                return _Rel(t, "path", int(digits), None) if link_is_numbered else _Rel(t, "path", None, int(digits))
         return None
     # /catalog/abc -> /catalog/abc/2 (a page number appended as a segment)
     for longer, shorter, link_longer in ((ls, cs, True), (cs, ls, False)):
@@ -519,8 +548,11 @@ def _learn(doc: _Doc) -> tuple[Pager | None, bool]:
     next_n = next((rel.link_n for role, _s, _u, rel in mine if role == "next" and rel.link_n is not None), None)
     prev_n = next((rel.link_n for role, _s, _u, rel in mine if role == "prev" and rel.link_n is not None), None)
     # page number in the URL minus the number shown on numbered links (0-based lists: -1)
-    offsets = Counter(rel.link_n - shown for role, shown, _u, rel in mine
-                      if role == "num" and rel.link_n is not None and shown is not None)
+    offsets = Counter(
+        rel.link_n - shown
+        for role, shown, _u, rel in mine
+        if role == "num" and rel.link_n is not None and shown is not None
+    )
     offset = offsets.most_common(1)[0][0] if offsets else None
     first_url = None
     if cur_n is None:
@@ -555,8 +587,12 @@ def _learn(doc: _Doc) -> tuple[Pager | None, bool]:
     return Pager(template, first, current, first_url), False
 
 
-def learn_pager(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset(),
-                rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES) -> tuple[Pager | None, bool]:
+def learn_pager(
+    html: str | bytes,
+    url: str,
+    extra_hosts: Iterable[str] = frozenset(),
+    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
+) -> tuple[Pager | None, bool]:
     """(pager, js_pager) of a page, learnt from its own pager links.
 
     Candidates are links whose text is a next/previous/first/last word or a page number
@@ -581,6 +617,7 @@ def learn_pager(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozen
 
 
 # --------------------------------------------------------------------------- candidates
+
 
 def _is_more(text: str, rules: DiscoveryRules) -> bool:
     w = _word(text)
@@ -619,7 +656,7 @@ def _groups(doc: _Doc, skip: set) -> dict[Any, str]:
         if not box_text or link_text < rules.nav_link_share * len(box_text):
             continue
         last = max(order[a] for a in group)
-        following = next((a for a in doc.anchors[last + 1:] if a not in mores and doc.text(a)), None)
+        following = next((a for a in doc.anchors[last + 1 :] if a not in mores and doc.text(a)), None)
         how = "tab" if following is not None and following in articles else "nav"
         for a in short:
             if a not in skip:
@@ -631,8 +668,7 @@ def _candidates(doc: _Doc) -> tuple[list[Candidate], list[Crumb]]:
     crumbs, crumb_anchors, home = _breadcrumb(doc)
     rules = doc.rules
     pager_links, _js = _pager_links(doc)
-    pager_anchors = {a for a, role, _shown, _url, rel in pager_links
-                     if rel is not None or role in ("next", "prev")}
+    pager_anchors = {a for a, role, _shown, _url, rel in pager_links if rel is not None or role in ("next", "prev")}
     skip_texts = rules._skip
     groups = _groups(doc, crumb_anchors | home)
     out: list[Candidate] = []
@@ -663,9 +699,13 @@ def _candidates(doc: _Doc) -> tuple[list[Candidate], list[Crumb]]:
     return out, crumbs
 
 
-def candidate_links(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset(),
-                    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
-                    parse_rules: ParseRules = DEFAULT_RULES) -> list[Candidate]:
+def candidate_links(
+    html: str | bytes,
+    url: str,
+    extra_hosts: Iterable[str] = frozenset(),
+    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
+    parse_rules: ParseRules = DEFAULT_RULES,
+) -> list[Candidate]:
     """Every link of the page that may lead to a channel list, in page order,
     deduplicated by URL (the first occurrence names ``how``):
 
@@ -698,6 +738,7 @@ def article_links(html: str | bytes, url: str, extra_hosts: Iterable[str] = froz
 
 # --------------------------------------------------------------------------- classify
 
+
 def _sublists(doc: _Doc) -> list[Candidate]:
     pats = doc.rules._sublist
     out: list[Candidate] = []
@@ -714,9 +755,13 @@ def _sublists(doc: _Doc) -> list[Candidate]:
     return out
 
 
-def classify(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset(),
-             rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
-             parse_rules: ParseRules = DEFAULT_RULES) -> Page:
+def classify(
+    html: str | bytes,
+    url: str,
+    extra_hosts: Iterable[str] = frozenset(),
+    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
+    parse_rules: ParseRules = DEFAULT_RULES,
+) -> Page:
     """What kind of page this is for discovery.
 
     * ``list``: at least ``min_rows`` article rows (crawler.parsing.parse_list; dated or
@@ -739,8 +784,7 @@ def classify(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset
     sublists = _sublists(doc)
     if article_id_from_path(url or ""):
         kind = "other"
-    elif len(rows) >= max(rules.min_rows, 1) or (
-            pager is not None and len(rows) >= max(rules.min_rows_with_pager, 1)):
+    elif len(rows) >= max(rules.min_rows, 1) or (pager is not None and len(rows) >= max(rules.min_rows_with_pager, 1)):
         kind = "list"
     elif len(sublists) >= max(rules.min_sublists, 1):
         kind = "hub"

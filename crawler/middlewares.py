@@ -5,6 +5,7 @@ that is the opposite of polite. The retry request carries a delay that the next
 middleware sleeps before downloading it. With one request at a time, the sleep holds back
 every other request to the host too, which is the point.
 """
+
 from __future__ import annotations
 
 import asyncio

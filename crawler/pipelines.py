@@ -7,6 +7,7 @@ run is closed as ``failed`` with the error in its note (if the disk lets even th
 written; if not, the summary still says it and the next run closes this one as
 interrupted).
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,7 +75,11 @@ class ArchivePipeline:
         if kind == "article":
             record: ArticleRecord = item["record"]
             outcome = archive.record_article(
-                self.run_id, record, item.get("etag"), item.get("last_modified"), channel=item.get("channel"),
+                self.run_id,
+                record,
+                item.get("etag"),
+                item.get("last_modified"),
+                channel=item.get("channel"),
                 list_date=item.get("list_date"),
             )
             if outcome == "failed":
@@ -89,17 +94,30 @@ class ArchivePipeline:
             return "failed"
         if kind == "candidate":
             archive.record_candidate(
-                item["url"], item["page_kind"], how=item.get("how"), text=item.get("text"), found_on=item.get("found_on"),
-                depth=item.get("depth", 0), channel=item.get("channel"), note=item.get("note"),
+                item["url"],
+                item["page_kind"],
+                how=item.get("how"),
+                text=item.get("text"),
+                found_on=item.get("found_on"),
+                depth=item.get("depth", 0),
+                channel=item.get("channel"),
+                note=item.get("note"),
                 recheck_days=self.crawler.spider.config.discovery.recheck_days,
             )
             return "candidate"
         if kind == "channel":
             if archive.add_channel(
-                item["template"], item["name"], how_found=item["how_found"], first_page=item["first_page"],
-                found_on=item["found_on"], first_url=item["first_url"], js_pager=item["js_pager"],
+                item["template"],
+                item["name"],
+                how_found=item["how_found"],
+                first_page=item["first_page"],
+                found_on=item["found_on"],
+                first_url=item["first_url"],
+                js_pager=item["js_pager"],
             ):
-                logger.info("discovered channel %s (%s), found by %s", item["name"], item["template"], item["how_found"])
+                logger.info(
+                    "discovered channel %s (%s), found by %s", item["name"], item["template"], item["how_found"]
+                )
             return "channel"
         raise ValueError(f"unknown item kind {kind!r}")  # a programming error, not a site problem
 
@@ -111,17 +129,29 @@ class ArchivePipeline:
         fatal = self._fatal(spider)
         interrupted = reason not in (None, "finished", "storage_error")
         walked = {t: w.ids for t, w in spider.walks.items() if w.done and not w.failed}
-        news = {t: (w.newest, "the walk failed: see the run's failures" if w.failed else None)
-                for t, w in spider.walks.items() if w.done or w.failed}
+        news = {
+            t: (w.newest, "the walk failed: see the run's failures" if w.failed else None)
+            for t, w in spider.walks.items()
+            if w.done or w.failed
+        }
         try:
             run = self.archive.finish_run(
-                self.run_id, requests=requests, interrupted=interrupted, fatal=fatal, walked=walked,
-                note=f"finish reason: {reason}" if interrupted else None, channel_news=news,
+                self.run_id,
+                requests=requests,
+                interrupted=interrupted,
+                fatal=fatal,
+                walked=walked,
+                note=f"finish reason: {reason}" if interrupted else None,
+                channel_news=news,
             )
         except StorageError as exc:
             logger.error("could not close run %s: %s", self.run_id, exc)
-            run = {**self.archive.run(self.run_id), "status": "failed", "requests": requests,
-                   "note": f"{fatal}; the run row could not be updated"}
+            run = {
+                **self.archive.run(self.run_id),
+                "status": "failed",
+                "requests": requests,
+                "note": f"{fatal}; the run row could not be updated",
+            }
         stats.set_value("barwatch/run", run)
         self.archive.close()
         if self.lock is not None:

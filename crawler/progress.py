@@ -1,4 +1,5 @@
 """Progress of a crawl: a live status line on a terminal, plain log lines under cron."""
+
 from __future__ import annotations
 
 import logging

@@ -13,6 +13,7 @@ server error: assume a complete disallow. So, per host and per run:
 Redirects of robots.txt itself are followed by Scrapy's RedirectMiddleware (the RFC asks
 for at least five hops), and 5xx answers are retried with back-off like any request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -101,7 +102,9 @@ class RobotsPolicyMiddleware:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # timeouts, refused connections, DNS: the RFC's "unreachable"
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            return _Policy(unavailable=f"{robots_url} unreachable ({type(exc).__name__}: {reason}): nothing fetched from this host")
+            return _Policy(
+                unavailable=f"{robots_url} unreachable ({type(exc).__name__}: {reason}): nothing fetched from this host"
+            )
         status = response.status
         if 200 <= status < 300:
             return _Policy(Protego.parse(response.body.decode("utf-8", "replace")))

@@ -3,6 +3,7 @@
 Scrapy's reactor cannot be restarted inside one process, so this runs exactly one crawl
 per process; the daemon starts a fresh process for each scheduled crawl.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ def config_settings(config: Config) -> dict:
     }
 
 
-def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO",
-                   max_db_pages: int | None = None) -> Settings:
+def crawl_settings(
+    config: Config, db_path: str, mode: str, clock=None, log_level: str = "INFO", max_db_pages: int | None = None
+) -> Settings:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.setdict(
@@ -48,8 +50,14 @@ def crawl_settings(config: Config, db_path: str, mode: str, clock=None, log_leve
     return settings
 
 
-def run_crawl(config: Config, db_path: str, mode: str = "incremental", clock=None, log_level: str = "INFO",
-              max_db_pages: int | None = None) -> dict:
+def run_crawl(
+    config: Config,
+    db_path: str,
+    mode: str = "incremental",
+    clock=None,
+    log_level: str = "INFO",
+    max_db_pages: int | None = None,
+) -> dict:
     """Crawl once into ``db_path``; returns the finished ``crawl_runs`` row."""
     process = CrawlerProcess(crawl_settings(config, db_path, mode, clock, log_level, max_db_pages))
     if log_level.upper() != "DEBUG":

@@ -4,6 +4,7 @@ Kept on the crawler object so that ``scrapy crawl lawyers`` and ``barwatch crawl
 the same way, from settings: BARWATCH_DB, BARWATCH_CLOCK (tests freeze time with it) and
 the drift thresholds of the config.
 """
+
 from __future__ import annotations
 
 from storage.archive import Archive, DriftGuard, utcnow
@@ -14,9 +15,7 @@ def archive_for(crawler) -> Archive:
     if archive is None:
         spider_config = getattr(crawler.spider, "config", None)
         limits = spider_config.drift if spider_config else None
-        drift = (
-            DriftGuard(limits.min_body_ratio, limits.suspect_share, limits.suspect_min) if limits else DriftGuard()
-        )
+        drift = DriftGuard(limits.min_body_ratio, limits.suspect_share, limits.suspect_min) if limits else DriftGuard()
         archive = Archive(
             crawler.settings.get("BARWATCH_DB"),
             clock=crawler.settings.get("BARWATCH_CLOCK") or utcnow,

@@ -4,6 +4,7 @@ Politeness is the default: robots.txt obeyed, one request at a time, about a sec
 with AutoThrottle slowing down further when the site does, retries with back-off. The
 ``barwatch`` command overrides some of these from the TOML config (crawler.runner).
 """
+
 BOT_NAME = "barwatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"

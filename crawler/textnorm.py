@@ -7,6 +7,7 @@ storage.chinese, with the one traditional-to-simplified table and the one pinyin
 pattern that the search index folds with too; this module only re-exports them for the
 crawler, next to its whitespace and control-character helpers.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ The 32-hex id after ``/info/`` is an article's identity. The same id is served o
 www., wx. and info.lawyers.org.cn over http and https (SITE.md); all of them collapse
 to one canonical URL so that the archive holds one row per id.
 """
+
 from __future__ import annotations
 
 import re

@@ -21,6 +21,7 @@ sent as well would be added to the same message and could push it over. Where a
 service shows a caption apart from the text (a DingTalk markdown message's preview
 line), Apprise takes it from ``AppriseAsset.app_desc``: the title belongs there.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,13 +32,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from crawler.config import WebSettings
-from storage.diffs import FORMATS as DIFF_FORMATS
-from storage.diffs import ELLIPSIS, paragraph_changes, trimmed
-from storage.outbox import KIND_LABELS, KINDS, OPERATIONS, PendingAlert
-from storage.textops import SITE_TIMEZONE, clean_text, one_line
 
 # The mail's wording, imported rather than copied so mail and chat never drift apart.
 from scheduler.notify import OPS_HEAD, SITE_NAME, View, counts, notice_lines, run_label, summary, title_of
+from storage.diffs import ELLIPSIS, paragraph_changes, trimmed
+from storage.diffs import FORMATS as DIFF_FORMATS
+from storage.outbox import KIND_LABELS, KINDS, OPERATIONS, PendingAlert
+from storage.textops import SITE_TIMEZONE, clean_text, one_line
 
 # Not the mail's configurable subject prefix: a chat message must carry the keyword
 # whatever the mail's subject says.
@@ -364,7 +365,9 @@ def _hard_cut(text: str, limit: int, unit: str) -> str:
     return text
 
 
-def _digest(alerts: Sequence[PendingAlert], fmt: ChatFormat, zone: str, web: WebSettings, max_changes: int) -> list[ChatMessage]:
+def _digest(
+    alerts: Sequence[PendingAlert], fmt: ChatFormat, zone: str, web: WebSettings, max_changes: int
+) -> list[ChatMessage]:
     md, unit, limit = fmt.markdown, fmt.unit, fmt.limit
     order = [OPERATIONS, *KINDS]
     order += list(dict.fromkeys(a.kind for a in alerts if a.kind not in order))  # shown rather than lost
@@ -375,8 +378,10 @@ def _digest(alerts: Sequence[PendingAlert], fmt: ChatFormat, zone: str, web: Web
     # Parts are split before their titles are known; no title is longer than these,
     # since a digest has no more parts than entries.
     n_max = len(entries)
-    worst = max((f"{PREFIX}{SITE_NAME}：{headline}（{n_max}/{n_max}）", f"{PREFIX}{SITE_NAME}（续 {n_max}/{n_max}）"),
-                key=lambda t: size(t, unit))
+    worst = max(
+        (f"{PREFIX}{SITE_NAME}：{headline}（{n_max}/{n_max}）", f"{PREFIX}{SITE_NAME}（续 {n_max}/{n_max}）"),
+        key=lambda t: size(t, unit),
+    )
 
     parts: list[list[tuple[_Entry, str]]] = []
     current: list[tuple[_Entry, str]] = []

@@ -6,6 +6,7 @@ crawl holds the archive's lock; 130 interrupted (Ctrl-C); 141 stdout was closed 
 (``barwatch inspect URL | head``): the rest of the output is dropped quietly, and 141 is
 what a shell reports for a command ended by SIGPIPE.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import logging
 import os
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from storage.lock import LOCKED_EXIT_CODE, ArchiveLocked, CrawlLock
@@ -38,7 +39,7 @@ def _frozen_clock(value: str | None):
     except ValueError:
         raise CliError(f"--now: not an ISO-8601 time: {value!r}", EXIT_USAGE) from None
     if fixed.tzinfo is None:
-        fixed = fixed.replace(tzinfo=timezone.utc)
+        fixed = fixed.replace(tzinfo=UTC)
     return lambda: fixed
 
 
@@ -139,8 +140,14 @@ def cmd_crawl(args) -> int:
             # Created or migrated here, under the lock, before any request: a database
             # that cannot be opened fails now.
             _open_archive(args, mode="rwc").close()
-            run = run_crawl(config, args.db, "full" if args.full else "incremental", clock=clock,
-                            log_level=args.log_level, max_db_pages=args.max_db_pages)
+            run = run_crawl(
+                config,
+                args.db,
+                "full" if args.full else "incremental",
+                clock=clock,
+                log_level=args.log_level,
+                max_db_pages=args.max_db_pages,
+            )
     except ArchiveLocked as exc:
         print(f"barwatch: {exc}", file=sys.stderr)
         return LOCKED_EXIT_CODE
@@ -193,9 +200,8 @@ def cmd_reindex(args) -> int:
 
     started = time.monotonic()
     try:
-        with CrawlLock(args.db).acquire("reindex"):
-            with _open_archive(args, mode="rw") as archive:
-                count = archive.reindex(progress=_progress_bar(sys.stderr, "indexing"))
+        with CrawlLock(args.db).acquire("reindex"), _open_archive(args, mode="rw") as archive:
+            count = archive.reindex(progress=_progress_bar(sys.stderr, "indexing"))
     except ArchiveLocked as exc:
         print(f"barwatch: {exc}", file=sys.stderr)
         return LOCKED_EXIT_CODE
@@ -284,8 +290,10 @@ def cmd_channels(args) -> int:
     if not rows:
         print("no channel walked yet (run `barwatch crawl` first)")
         return 0
-    print(f"{fit('channel', 16)}  {fit('found by', 10)}  {fit('state', 12)}  {fit('newest', 10)}  "
-          f"{'articles':>8}  {fit('last walked', 20)}  list URL")
+    print(
+        f"{fit('channel', 16)}  {fit('found by', 10)}  {fit('state', 12)}  {fit('newest', 10)}  "
+        f"{'articles':>8}  {fit('last walked', 20)}  list URL"
+    )
     for row in rows:
         template = row["url_template"]
         if template in silenced:
@@ -298,9 +306,11 @@ def cmd_channels(args) -> int:
             state = "failing"
         else:
             state = "ok"
-        print(f"{fit(row['name'] or '', 16)}  {fit(row['how_found'] or '', 10)}  {fit(state, 12)}  "
-              f"{fit(row['newest_item'] or '-', 10)}  {row['articles_found']:>8}  {fit(row['last_walked'] or '-', 20)}  "
-              f"{_terminal(template)}")
+        print(
+            f"{fit(row['name'] or '', 16)}  {fit(row['how_found'] or '', 10)}  {fit(state, 12)}  "
+            f"{fit(row['newest_item'] or '-', 10)}  {row['articles_found']:>8}  {fit(row['last_walked'] or '-', 20)}  "
+            f"{_terminal(template)}"
+        )
         if row["last_error"]:
             print(f"{'':>18}last error: {_terminal(row['last_error'])}")
     return 0
@@ -322,7 +332,9 @@ def cmd_history(args) -> int:
     archive = _open_archive(args)
     article_id = _article_id(archive, args.article)
     article = archive.get_article(article_id)
-    print(f"{_terminal(article['title'])}\n{_terminal(article['url'])}  [{article['status']}]  first seen {article['first_seen']}")
+    print(
+        f"{_terminal(article['title'])}\n{_terminal(article['url'])}  [{article['status']}]  first seen {article['first_seen']}"
+    )
     lines = []
     previous = None
     for v in archive.versions(article_id):
@@ -388,9 +400,13 @@ def _notify_status(archive) -> int:
         state = f"ok {r['last_ok']}" if r["last_ok"] else "never ok"
         if r["failing_since"]:
             state = f"failing since {r['failing_since']}: {r['last_error']}"
-        print(f"{_terminal(r['label'])[:44]:<44} {r['sent']:>6} {r['pending']:>8} {r['given_up']:>8}  {_terminal(state)}")
+        print(
+            f"{_terminal(r['label'])[:44]:<44} {r['sent']:>6} {r['pending']:>8} {r['given_up']:>8}  {_terminal(state)}"
+        )
     for d in outbox.given_up(archive):
-        print(f"  gave up alert {d['alert_id']} on {_terminal(d['channel'])} at {d['gave_up_at']}: {_terminal(d['last_error'])}")
+        print(
+            f"  gave up alert {d['alert_id']} on {_terminal(d['channel'])} at {d['gave_up_at']}: {_terminal(d['last_error'])}"
+        )
     return 0
 
 
@@ -426,7 +442,9 @@ def cmd_daemon(args) -> int:
     from scheduler.daemon import run_daemon
 
     config = _load_config(args)
-    return run_daemon(args.db, config, config_path=args.config, base_url=args.base_url, every_seconds=args.every_seconds)
+    return run_daemon(
+        args.db, config, config_path=args.config, base_url=args.base_url, every_seconds=args.every_seconds
+    )
 
 
 def cmd_demo(args) -> int:
@@ -449,7 +467,11 @@ def _command(sub, name: str, func, help_text: str, example: str):
 
 
 def _db(p):
-    p.add_argument("--db", default=os.environ.get("BARWATCH_DB", "barwatch.db"), help="archive file (default: barwatch.db or $BARWATCH_DB)")
+    p.add_argument(
+        "--db",
+        default=os.environ.get("BARWATCH_DB", "barwatch.db"),
+        help="archive file (default: barwatch.db or $BARWATCH_DB)",
+    )
 
 
 def _config(p):
@@ -465,94 +487,171 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"barwatch {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = _command(sub, "crawl", cmd_crawl, "Crawl the site into the archive (incremental unless --full).",
-                 "barwatch crawl --db barwatch.db\nbarwatch crawl --full --base-url http://127.0.0.1:8000")
+    p = _command(
+        sub,
+        "crawl",
+        cmd_crawl,
+        "Crawl the site into the archive (incremental unless --full).",
+        "barwatch crawl --db barwatch.db\nbarwatch crawl --full --base-url http://127.0.0.1:8000",
+    )
     _db(p), _config(p)
     p.add_argument("--base-url", help="replace scheme and host of every configured URL (e.g. a local copy)")
     p.add_argument("--full", action="store_true", help="walk every list page and re-fetch every known article")
     p.add_argument("--now", help=argparse.SUPPRESS)  # frozen clock for reproducible tests
     # A tiny page limit stands in for a full disk in tests.
     p.add_argument("--max-db-pages", type=_positive_int, help=argparse.SUPPRESS)
-    p.add_argument("--log-level", type=_log_level, default=os.environ.get("BARWATCH_LOG_LEVEL", "INFO"),
-                   metavar="LEVEL", help=f"{', '.join(LOG_LEVELS)} (default: INFO or $BARWATCH_LOG_LEVEL)")
+    p.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=os.environ.get("BARWATCH_LOG_LEVEL", "INFO"),
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default: INFO or $BARWATCH_LOG_LEVEL)",
+    )
 
-    p = _command(sub, "migrate", cmd_migrate, "Create or upgrade the archive's schema (crawl does it too), nothing else.",
-                 "barwatch migrate --db barwatch.db")
+    p = _command(
+        sub,
+        "migrate",
+        cmd_migrate,
+        "Create or upgrade the archive's schema (crawl does it too), nothing else.",
+        "barwatch migrate --db barwatch.db",
+    )
     _db(p)
 
-    p = _command(sub, "reindex", cmd_reindex,
-                 "Rebuild the search index from the articles table (after an upgrade of the folding, "
-                 "or rows written by other tools).",
-                 "barwatch reindex --db barwatch.db")
+    p = _command(
+        sub,
+        "reindex",
+        cmd_reindex,
+        "Rebuild the search index from the articles table (after an upgrade of the folding, "
+        "or rows written by other tools).",
+        "barwatch reindex --db barwatch.db",
+    )
     _db(p)
 
-    p = _command(sub, "inspect", cmd_inspect, "Show what the parser makes of one page (a URL or a saved file).",
-                 "barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef\n"
-                 "barwatch inspect saved-list.html --list")
+    p = _command(
+        sub,
+        "inspect",
+        cmd_inspect,
+        "Show what the parser makes of one page (a URL or a saved file).",
+        "barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef\n"
+        "barwatch inspect saved-list.html --list",
+    )
     _config(p)
     p.add_argument("target", help="URL or file")
     p.add_argument("--url", help="the page's URL, when TARGET is a saved file")
     p.add_argument("--list", action="store_true", help="treat the page as a list page")
     p.add_argument("--base-url", help=argparse.SUPPRESS)
 
-    p = _command(sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5")
+    p = _command(
+        sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5"
+    )
     _db(p)
     p.add_argument("--limit", type=_positive_int, default=20)
 
-    p = _command(sub, "channels", cmd_channels, "List the channels walked, configured and discovered, with their health.",
-                 "barwatch channels --db barwatch.db")
+    p = _command(
+        sub,
+        "channels",
+        cmd_channels,
+        "List the channels walked, configured and discovered, with their health.",
+        "barwatch channels --db barwatch.db",
+    )
     _db(p), _config(p)
 
-    p = _command(sub, "release", cmd_release, "Confirm a suspect run so that its held change alerts are sent.", "barwatch release 12")
+    p = _command(
+        sub,
+        "release",
+        cmd_release,
+        "Confirm a suspect run so that its held change alerts are sent.",
+        "barwatch release 12",
+    )
     _db(p)
     p.add_argument("run_id", type=_positive_int)
 
-    p = _command(sub, "history", cmd_history, "List an article's versions with a one-line summary each.",
-                 "barwatch history 0123456789abcdef0123456789abcdef\nbarwatch history 01234567   # a unique prefix will do")
+    p = _command(
+        sub,
+        "history",
+        cmd_history,
+        "List an article's versions with a one-line summary each.",
+        "barwatch history 0123456789abcdef0123456789abcdef\nbarwatch history 01234567   # a unique prefix will do",
+    )
     _db(p)
     p.add_argument("article", help="article id, unique id prefix, or URL")
 
-    p = _command(sub, "diff", cmd_diff, "Show what changed in an article, characters highlighted inside paragraphs.",
-                 "barwatch diff 0123456789abcdef0123456789abcdef --version 2")
+    p = _command(
+        sub,
+        "diff",
+        cmd_diff,
+        "Show what changed in an article, characters highlighted inside paragraphs.",
+        "barwatch diff 0123456789abcdef0123456789abcdef --version 2",
+    )
     _db(p)
     p.add_argument("article", help="article id, unique id prefix, or URL")
-    p.add_argument("--version", type=_positive_int, help="compare this version with the one before (default: the latest)")
+    p.add_argument(
+        "--version", type=_positive_int, help="compare this version with the one before (default: the latest)"
+    )
     p.add_argument("--plain", action="store_true", help="plain text markers [-old-]{+new+} even on a terminal")
 
-    p = _command(sub, "notify", cmd_notify,
-                 "Send the pending alerts: by mail (BARWATCH_SMTP_*) and to chat (BARWATCH_NOTIFY_URLS), each once.",
-                 "BARWATCH_NOTIFY_URLS='dingtalk://SECRET@TOKEN wecombot://KEY' barwatch notify\n"
-                 "BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \\\n"
-                 "  BARWATCH_MAIL_TO=team@example.com barwatch notify --dry-run")
+    p = _command(
+        sub,
+        "notify",
+        cmd_notify,
+        "Send the pending alerts: by mail (BARWATCH_SMTP_*) and to chat (BARWATCH_NOTIFY_URLS), each once.",
+        "BARWATCH_NOTIFY_URLS='dingtalk://SECRET@TOKEN wecombot://KEY' barwatch notify\n"
+        "BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \\\n"
+        "  BARWATCH_MAIL_TO=team@example.com barwatch notify --dry-run",
+    )
     _db(p), _config(p)
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--dry-run", action="store_true", help="print what each channel would receive; send and mark nothing")
-    what.add_argument("--test", action="store_true", help="send one short test message to every channel and report each")
+    what.add_argument(
+        "--dry-run", action="store_true", help="print what each channel would receive; send and mark nothing"
+    )
+    what.add_argument(
+        "--test", action="store_true", help="send one short test message to every channel and report each"
+    )
     what.add_argument("--status", action="store_true", help="list the channels: sent, pending, given up, last error")
 
-    p = _command(sub, "search", cmd_search, "Search the archive (Chinese words of any length, Latin tokens).",
-                 "barwatch search 律师 疫情 --since 2024-01-01 --limit 5")
+    p = _command(
+        sub,
+        "search",
+        cmd_search,
+        "Search the archive (Chinese words of any length, Latin tokens).",
+        "barwatch search 律师 疫情 --since 2024-01-01 --limit 5",
+    )
     _db(p)
     p.add_argument("query", nargs="+")
     p.add_argument("--section", help="only this section (substring of the breadcrumb path)")
     p.add_argument("--since", type=_iso_date, help="only articles published on or after this date (YYYY-MM-DD)")
     p.add_argument("--limit", type=_positive_int, default=20)
 
-    p = _command(sub, "serve", cmd_serve, "Browse and search the archive in Datasette on 127.0.0.1.",
-                 "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/")
+    p = _command(
+        sub,
+        "serve",
+        cmd_serve,
+        "Browse and search the archive in Datasette on 127.0.0.1.",
+        "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/",
+    )
     _db(p), _config(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8001)
 
-    p = _command(sub, "daemon", cmd_daemon, "Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).",
-                 "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml")
+    p = _command(
+        sub,
+        "daemon",
+        cmd_daemon,
+        "Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).",
+        "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml",
+    )
     _db(p), _config(p)
     p.add_argument("--base-url", help="replace scheme and host of every configured URL")
     # Tests need crawls seconds apart; the config allows 1 minute at the least.
     p.add_argument("--every-seconds", type=_positive_int, help=argparse.SUPPRESS)
 
-    p = _command(sub, "demo", cmd_demo, "Serve the bundled fixture site on 127.0.0.1, crawl it, let it change (new, edited, removed), crawl again and show what changed.",
-                 "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db")
+    p = _command(
+        sub,
+        "demo",
+        cmd_demo,
+        "Serve the bundled fixture site on 127.0.0.1, crawl it, let it change (new, edited, removed), crawl again and show what changed.",
+        "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db",
+    )
     p.add_argument("--dir", default="demo", help="where the demo archive goes (default: ./demo)")
     p.add_argument("--serve", action="store_true", help="then keep serving the archive in Datasette")
     return parser
@@ -563,7 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "search":
         args.query = " ".join(args.query)
     if args.command != "crawl":  # Scrapy configures logging for a crawl from its settings
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
     try:
         code = args.func(args)
         sys.stdout.flush()  # a reader that went away shows up here, not at interpreter exit

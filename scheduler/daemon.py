@@ -9,6 +9,7 @@ SIGTERM/SIGINT: no new job starts; a running crawl is asked to stop (Scrapy's gr
 shutdown finishes in-flight pages and closes the run as ``interrupted``), then the daemon
 exits 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -46,7 +47,11 @@ class DaemonState:
 
 def setup_logging() -> None:
     # journald stamps each line itself; cron mail and a terminal want the time in the line.
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if os.environ.get("JOURNAL_STREAM")
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr, force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -86,9 +91,13 @@ def run_job(state: DaemonState, db_path: str, config: Config, config_path, base_
     else:
         # The run row, not the exit code, says what happened (ok, partial, failed ...).
         run = latest_run(db_path)
-        outcome = "no run recorded" if run is None else (
-            f"run {run['id']} {run['status']}{' (held)' if run['held'] == 'suspect' else ''}: new {run['new']}, "
-            f"updated {run['changed']}, removed {run['removed']}, failed {run['failed']}"
+        outcome = (
+            "no run recorded"
+            if run is None
+            else (
+                f"run {run['id']} {run['status']}{' (held)' if run['held'] == 'suspect' else ''}: new {run['new']}, "
+                f"updated {run['changed']}, removed {run['removed']}, failed {run['failed']}"
+            )
         )
         level = logging.INFO if code == 0 and run is not None and run["status"] == "ok" else logging.WARNING
         if code not in (0, 1):
@@ -135,8 +144,9 @@ def notify_with_backoff(state: DaemonState, db_path: str, config: Config) -> Non
         logger.warning("notify: will try again in %.0f s (failure %d)", delay, state.notify_failures)
 
 
-def build_scheduler(state: DaemonState, db_path: str, config: Config, config_path, base_url,
-                    every_seconds: int | None = None) -> BlockingScheduler:
+def build_scheduler(
+    state: DaemonState, db_path: str, config: Config, config_path, base_url, every_seconds: int | None = None
+) -> BlockingScheduler:
     # One worker: jobs queue behind each other instead of overlapping. coalesce folds a
     # backlog of missed runs (laptop asleep, long crawl) into one run, not a burst.
     scheduler = BlockingScheduler(
@@ -152,13 +162,20 @@ def build_scheduler(state: DaemonState, db_path: str, config: Config, config_pat
     else:
         trigger = IntervalTrigger(minutes=sched.interval_minutes or 60, timezone="UTC")
     scheduler.add_job(
-        run_job, trigger, args=[state, db_path, config, config_path, base_url, False], id="crawl", name="incremental crawl",
-        next_run_time=datetime.now(timezone.utc),  # first crawl at start, not an interval later
+        run_job,
+        trigger,
+        args=[state, db_path, config, config_path, base_url, False],
+        id="crawl",
+        name="incremental crawl",
+        next_run_time=datetime.now(UTC),  # first crawl at start, not an interval later
     )
     if sched.full_cron:
         scheduler.add_job(
-            run_job, CronTrigger.from_crontab(sched.full_cron, timezone="UTC"),
-            args=[state, db_path, config, config_path, base_url, True], id="full", name="full re-verification",
+            run_job,
+            CronTrigger.from_crontab(sched.full_cron, timezone="UTC"),
+            args=[state, db_path, config, config_path, base_url, True],
+            id="full",
+            name="full re-verification",
         )
     return scheduler
 
@@ -187,8 +204,13 @@ def check_channels(db_path: str, config: Config, environ=None) -> str | None:
     return None
 
 
-def run_daemon(db_path: str, config: Config, config_path: str | None = None, base_url: str | None = None,
-               every_seconds: int | None = None) -> int:
+def run_daemon(
+    db_path: str,
+    config: Config,
+    config_path: str | None = None,
+    base_url: str | None = None,
+    every_seconds: int | None = None,
+) -> int:
     setup_logging()
     problem = check_channels(db_path, config)
     if problem is not None:
@@ -218,8 +240,12 @@ def run_daemon(db_path: str, config: Config, config_path: str | None = None, bas
     every = f"cron '{sched.cron}'" if sched.cron else f"every {sched.interval_minutes} min"
     if every_seconds:
         every = f"every {every_seconds} s"
-    logger.info("daemon started: archive %s, incremental crawl %s%s", db_path, every,
-                f", full crawl cron '{sched.full_cron}'" if sched.full_cron else "")
+    logger.info(
+        "daemon started: archive %s, incremental crawl %s%s",
+        db_path,
+        every,
+        f", full crawl cron '{sched.full_cron}'" if sched.full_cron else "",
+    )
     scheduler.start()
     logger.info("daemon stopped after %d crawls", state.crawls)
     return 0

@@ -12,6 +12,7 @@ only 业务指引 is configured, discovery finds the rest):
 Then it shows what the second crawl found, the archive, each change as a character diff,
 the removed article and the digest ``barwatch notify`` would mail.
 """
+
 from __future__ import annotations
 
 import io
@@ -79,7 +80,11 @@ def _last_part(section: str | None) -> str:
 def listing_line(mark: str, published: str | None, section: str | None, title: str | None) -> str:
     """One row of the article listing: every column padded or cut to its display width,
     so that Chinese (two columns a character) lines up."""
-    columns = (fit(published or "-", DATE_WIDTH), fit(_last_part(section), SECTION_WIDTH), fit(title or "", TITLE_WIDTH))
+    columns = (
+        fit(published or "-", DATE_WIDTH),
+        fit(_last_part(section), SECTION_WIDTH),
+        fit(title or "", TITLE_WIDTH),
+    )
     return f"  {mark} " + "  ".join(columns).rstrip()
 
 
@@ -124,9 +129,15 @@ def run_demo(directory: Path, keep_serving: bool = False) -> int:
         kinds = {a["article_id"]: a["kind"] for a in alerts}
         rows = list(archive.iter_articles())
 
-        held = f" (held: {one_line(run['held'])}; its alerts wait for `barwatch release {run['id']}`)" if run["held"] else ""
-        print(f"\nthe second crawl found: {run['new']} new, {run['changed']} changed, {run['removed']} removed"
-              f" ({run['unchanged']} unchanged, {run['failed']} failed){held}")
+        held = (
+            f" (held: {one_line(run['held'])}; its alerts wait for `barwatch release {run['id']}`)"
+            if run["held"]
+            else ""
+        )
+        print(
+            f"\nthe second crawl found: {run['new']} new, {run['changed']} changed, {run['removed']} removed"
+            f" ({run['unchanged']} unchanged, {run['failed']} failed){held}"
+        )
 
         legend = ", ".join(f"{m} {k}" for k, m in MARKS.items() if k in kinds.values())
         print(f"\narchived {len(rows)} articles ({legend}):")

@@ -14,6 +14,7 @@ module only composes and sends. Delivery contract:
   the outbox untouched, never block the other kinds, and go out if the kind is enabled
   later (``outbox_counts`` still reports them as pending).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -103,7 +104,7 @@ class SmtpSettings:
         return _addresses(self.mail_from)[0][1]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SmtpSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
         """Read the BARWATCH_SMTP_* and BARWATCH_MAIL_* variables; ValueError names the bad one.
 
         Required: BARWATCH_SMTP_HOST, BARWATCH_MAIL_FROM. Optional: BARWATCH_SMTP_PORT,
@@ -161,8 +162,15 @@ class SmtpSettings:
         if cafile and not os.path.isfile(cafile):
             raise ValueError(f"BARWATCH_SMTP_CAFILE names no readable file ({cafile!r})")
         return cls(
-            host=host, mail_from=mail_from, mail_to=tuple(mail_to), port=port, user=user,
-            password=password, tls=tls, timeout=timeout, cafile=cafile,
+            host=host,
+            mail_from=mail_from,
+            mail_to=tuple(mail_to),
+            port=port,
+            user=user,
+            password=password,
+            tls=tls,
+            timeout=timeout,
+            cafile=cafile,
         )
 
 
@@ -391,7 +399,7 @@ def _message_id(alerts: Sequence[PendingAlert], domain: str) -> str:
 
 
 def _aware(now: datetime) -> datetime:
-    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def compose(
@@ -552,8 +560,9 @@ def notify(
     sender = smtp.mail_from if smtp else None
     if not dry_run:
         outbox.register_channels(archive, [mail_channel(smtp, recipients)])
-    messages = build_messages(archive, config, archive.clock(), sender=sender, recipients=recipients, zone=zone,
-                              web=web)
+    messages = build_messages(
+        archive, config, archive.clock(), sender=sender, recipients=recipients, zone=zone, web=web
+    )
     result = NotifyResult(composed=len(messages))
 
     if dry_run:
@@ -578,7 +587,7 @@ def notify(
                 error = _describe(exc, smtp)
                 # The server took earlier messages of this call: it is up and refuses this one.
                 outbox.mark_failed(archive, m.alert_ids, error, channel=outbox.EMAIL, refused=result.sent > 0)
-                untried = [aid for later in messages[i + 1:] for aid in later.alert_ids]
+                untried = [aid for later in messages[i + 1 :] for aid in later.alert_ids]
                 outbox.mark_failed(archive, untried, error, channel=outbox.EMAIL)
                 result.errors.append(error)
                 break
@@ -592,7 +601,9 @@ def notify(
         if conn is not None:
             _close(conn)
     if messages:
-        outbox.channel_result(archive, outbox.EMAIL, ok=result.sent > 0, error=result.errors[0] if result.errors else None)
+        outbox.channel_result(
+            archive, outbox.EMAIL, ok=result.sent > 0, error=result.errors[0] if result.errors else None
+        )
     result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
     return result
 
@@ -714,9 +725,17 @@ def register(archive, channels: Channels) -> None:
         outbox.register_channels(archive, entries)
 
 
-def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None,
-               out: TextIO | None = None, zone: str = SITE_TIMEZONE, web: WebSettings | None = None,
-               clock=time.monotonic, sleep=time.sleep) -> int:
+def run_notify(
+    archive,
+    settings: AlertSettings,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    zone: str = SITE_TIMEZONE,
+    web: WebSettings | None = None,
+    clock=time.monotonic,
+    sleep=time.sleep,
+) -> int:
     """``barwatch notify``: settings from the config's [alerts], channels from the
     environment (mail: BARWATCH_SMTP_*; chat: BARWATCH_NOTIFY_URLS). Each channel goes on
     its own: one that is down keeps its alerts pending and does not hold up the others.
@@ -731,19 +750,36 @@ def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ:
         channels = configured_channels(config, environ)
         if channels.empty and not dry_run:
             raise ValueError(NO_CHANNEL)
-        print("notify: channels: " + ("; ".join(channels.describe()) or "none (dry run: the mail as it would look)"),
-              file=out)
+        print(
+            "notify: channels: " + ("; ".join(channels.describe()) or "none (dry run: the mail as it would look)"),
+            file=out,
+        )
         results = []
         # Two senders at once (cron and the daemon, say) could send the same entries twice.
         with CrawlLock(archive.path, "notify"):
             if not dry_run:
                 register(archive, channels)
             if channels.smtp is not None or (dry_run and not channels.chats):
-                results.append(("e-mail", notify(archive, config, channels.smtp, dry_run=dry_run, out=out, zone=zone,
-                                                 web=web)))
+                results.append(
+                    ("e-mail", notify(archive, config, channels.smtp, dry_run=dry_run, out=out, zone=zone, web=web))
+                )
             for chat_channel in channels.chats:
-                results.append((chat_channel.label, notify_chat(archive, config, chat_channel, dry_run=dry_run, out=out,
-                                                                zone=zone, web=web, clock=clock, sleep=sleep)))
+                results.append(
+                    (
+                        chat_channel.label,
+                        notify_chat(
+                            archive,
+                            config,
+                            chat_channel,
+                            dry_run=dry_run,
+                            out=out,
+                            zone=zone,
+                            web=web,
+                            clock=clock,
+                            sleep=sleep,
+                        ),
+                    )
+                )
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2
@@ -752,16 +788,23 @@ def run_notify(archive, settings: AlertSettings, dry_run: bool = False, environ:
         return LOCKED_EXIT_CODE
     if not dry_run:
         for label, result in results:
-            print(f"notify: {label}: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, "
-                  f"{result.pending_left} pending", file=out)
+            print(
+                f"notify: {label}: {result.sent} message(s) sent, {result.alerts_marked} alert(s) marked, "
+                f"{result.pending_left} pending",
+                file=out,
+            )
     errors = [e for _, result in results for e in result.errors]
     for error in errors:
         print(f"barwatch notify: {error}", file=sys.stderr)
     return 1 if errors else 0
 
 
-def run_test(settings: AlertSettings, environ: Mapping[str, str] | None = None, out: TextIO | None = None,
-             now: datetime | None = None) -> int:
+def run_test(
+    settings: AlertSettings,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    now: datetime | None = None,
+) -> int:
     """``barwatch notify --test``: one short message to every configured channel, each
     result reported; the outbox is not touched. 0 when every channel accepted it."""
     from scheduler import chat, transports
@@ -774,7 +817,7 @@ def run_test(settings: AlertSettings, environ: Mapping[str, str] | None = None, 
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2
-    when = _aware(now or datetime.now(timezone.utc))
+    when = _aware(now or datetime.now(UTC))
     title = f"{settings.subject_prefix}测试消息 test message"
     text = f"{title}\nbarwatch 的提醒会发到这里。Alerts from barwatch will arrive here. ({format_datetime(when)})"
     failures = 0
@@ -788,8 +831,9 @@ def run_test(settings: AlertSettings, environ: Mapping[str, str] | None = None, 
         try:
             conn = _connect(s)
             try:
-                conn.send_message(msg, from_addr=s.envelope_from,
-                                  to_addrs=[a for _, a in _addresses(", ".join(channels.recipients))])
+                conn.send_message(
+                    msg, from_addr=s.envelope_from, to_addrs=[a for _, a in _addresses(", ".join(channels.recipients))]
+                )
             finally:
                 _close(conn)
             print(f"ok      {mail_channel(s, channels.recipients).label}", file=out)

@@ -12,6 +12,7 @@ config's [crawl] table through crawler.runner.config_settings): one request at a
 robots.txt obeyed, the config's delay, AutoThrottle rule, retries and timeout, no cookies,
 no HTTP cache, the same download size limit. Lists go before articles, as in barwatch.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -25,6 +25,7 @@ how much barwatch's own work costs. Figures are medians over --rounds interleave
 
 The summary at the end is a markdown table for the README.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,18 +77,63 @@ ANCHOR_SCRIPT = (
 )
 QUERIES = (
     # one character: the commonest, everyday ones, and ones that never occur
-    "律", "法", "会", "区", "的", "诉", "税", "鑫", "囧",
+    "律",
+    "法",
+    "会",
+    "区",
+    "的",
+    "诉",
+    "税",
+    "鑫",
+    "囧",
     # two characters
-    "律师", "法律", "上海", "协会", "合同", "仲裁", "调解", "数据", "合规", "培训", "疫情", "公益", "股东", "徐汇",
+    "律师",
+    "法律",
+    "上海",
+    "协会",
+    "合同",
+    "仲裁",
+    "调解",
+    "数据",
+    "合规",
+    "培训",
+    "疫情",
+    "公益",
+    "股东",
+    "徐汇",
     # three and four characters
-    "律工委", "长三角", "司法局", "仲裁庭", "青年律师", "知识产权", "浦东新区", "人工智能", "尽职调查", "劳动争议", "区块链",
+    "律工委",
+    "长三角",
+    "司法局",
+    "仲裁庭",
+    "青年律师",
+    "知识产权",
+    "浦东新区",
+    "人工智能",
+    "尽职调查",
+    "劳动争议",
+    "区块链",
     # longer words and names
-    "上海市律师协会", "数据出境合规", "民事业务研究委员会", "松江区律师工作委员会", "量子计算机",
+    "上海市律师协会",
+    "数据出境合规",
+    "民事业务研究委员会",
+    "松江区律师工作委员会",
+    "量子计算机",
     # several words, all required
-    "律师 疫情", "律师 培训", "数据 出境 合规", "上海 律师 协会", "合同 违约金", "青年律师 培训 松江",
-    "仲裁 执行 法院", "知识产权 尽职调查",
+    "律师 疫情",
+    "律师 培训",
+    "数据 出境 合规",
+    "上海 律师 协会",
+    "合同 违约金",
+    "青年律师 培训 松江",
+    "仲裁 执行 法院",
+    "知识产权 尽职调查",
     # Latin
-    "ESG", "PDF", "Compliance", "Personal Information", "2025",
+    "ESG",
+    "PDF",
+    "Compliance",
+    "Personal Information",
+    "2025",
 )
 
 
@@ -111,9 +157,9 @@ LAUNCHER = (
 
 @dataclass
 class Child:
-    wall: float      # seconds, from spawn to reaped
-    cpu: float       # user + system seconds of the child (and its own children)
-    rss_mib: float   # the child's peak resident set
+    wall: float  # seconds, from spawn to reaped
+    cpu: float  # user + system seconds of the child (and its own children)
+    rss_mib: float  # the child's peak resident set
     code: int
     out: str
     err: str
@@ -121,10 +167,18 @@ class Child:
 
 def run_child(cmd: list[str], timeout: float) -> Child:
     """Run cmd through LAUNCHER and return what it measured of that child alone."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, report.name, *cmd],
-                                cwd=ROOT, stdout=out, stderr=err, start_new_session=True)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rusage") as report,
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", LAUNCHER, report.name, *cmd],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -137,8 +191,14 @@ def run_child(cmd: list[str], timeout: float) -> Child:
                 proc.wait()
         code, wall, cpu, rss_kib = report.read().split()
         out.seek(0), err.seek(0)
-        return Child(float(wall), float(cpu), int(rss_kib) / 1024, int(code),
-                     out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+        return Child(
+            float(wall),
+            float(cpu),
+            int(rss_kib) / 1024,
+            int(code),
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
 
 
 def checked(child: Child, what: str) -> Child:
@@ -165,12 +225,16 @@ def ratio(a: float, b: float) -> str:
 class Summary:
     rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
 
-    def add(self, what: str, ours: str, anchor: str = "—", rate: str = "—", goal: str = "—", met: bool | None = None) -> None:
+    def add(
+        self, what: str, ours: str, anchor: str = "—", rate: str = "—", goal: str = "—", met: bool | None = None
+    ) -> None:
         self.rows.append((what, ours, anchor, rate, goal, "—" if met is None else ("yes" if met else "**no**")))
 
     def print(self) -> None:
-        print(f"\n### Measured {date.today().isoformat()}: Python {platform.python_version()}, {cpu_model()}, "
-              f"{os.cpu_count()} cores\n")
+        print(
+            f"\n### Measured {date.today().isoformat()}: Python {platform.python_version()}, {cpu_model()}, "
+            f"{os.cpu_count()} cores\n"
+        )
         print("| what | barwatch | anchor | ratio | goal | met? |")
         print("|---|---|---|---|---|---|")
         for row in self.rows:
@@ -194,7 +258,10 @@ def bench_parser(summary: Summary) -> None:
     from crawler.parsing.fallback import filter_trafilatura, trafilatura_body
 
     pages = sorted(PAGES.rglob("*.html"))
-    blobs = [(p, p.read_bytes(), json.loads(p.with_suffix("").with_suffix(".expected.json").read_text("utf-8"))) for p in pages]
+    blobs = [
+        (p, p.read_bytes(), json.loads(p.with_suffix("").with_suffix(".expected.json").read_text("utf-8")))
+        for p in pages
+    ]
     rounds = 5
     start = time.perf_counter()
     for _ in range(rounds):
@@ -212,16 +279,23 @@ def bench_parser(summary: Summary) -> None:
         root = parse_tree(to_text(data))
         raw = trafilatura_body(root, parsing.DEFAULT_RULES)
         exact["trafilatura alone"] += "\n".join(raw) == expected["body"]
-        filtered = filter_trafilatura(raw, parsing.DEFAULT_RULES, expected["title"], (expected["section"] or "").split(" > "))
+        filtered = filter_trafilatura(
+            raw, parsing.DEFAULT_RULES, expected["title"], (expected["section"] or "").split(" > ")
+        )
         exact["trafilatura + filters"] += "\n".join(filtered) == expected["body"]
-    print("body exactly as expected, of " + f"{len(blobs)} fixture pages: " + ", ".join(f"{k} {v}" for k, v in exact.items()))
+    print(
+        "body exactly as expected, of "
+        + f"{len(blobs)} fixture pages: "
+        + ", ".join(f"{k} {v}" for k, v in exact.items())
+    )
 
 
 # ---------------------------------------------------------------------------- crawl
 def bench_config(directory: Path) -> Path:
     """fixtures/site.toml with the raised page cap, for both spiders."""
     text = SITE_CONFIG.read_text("utf-8").replace(
-        "\n[crawl]\n", f"\n[crawl]\nmax_pages = {BENCH_MAX_PAGES}  # benchmark: walk every list page\n", 1)
+        "\n[crawl]\n", f"\n[crawl]\nmax_pages = {BENCH_MAX_PAGES}  # benchmark: walk every list page\n", 1
+    )
     if tomllib.loads(text).get("crawl", {}).get("max_pages") != BENCH_MAX_PAGES:
         raise RuntimeError(f"{SITE_CONFIG}: could not raise [crawl] max_pages for the benchmark")
     path = directory / "site.toml"
@@ -243,7 +317,9 @@ def stored_exactly(db: Path, n: int) -> int:
         want[r["id"]] = (r["title"], r["body"])
     conn = sqlite3.connect(db)
     try:
-        return sum(want.get(aid) == (title, body) for aid, title, body in conn.execute("SELECT id, title, body FROM articles"))
+        return sum(
+            want.get(aid) == (title, body) for aid, title, body in conn.execute("SELECT id, title, body FROM articles")
+        )
     finally:
         conn.close()
 
@@ -253,8 +329,10 @@ def archive_bytes(db: Path) -> tuple[int, int]:
     size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        text = conn.execute("SELECT COALESCE(SUM(COALESCE(length(CAST(title AS BLOB)), 0) + "
-                            "COALESCE(length(CAST(body AS BLOB)), 0)), 0) FROM articles").fetchone()[0]
+        text = conn.execute(
+            "SELECT COALESCE(SUM(COALESCE(length(CAST(title AS BLOB)), 0) + "
+            "COALESCE(length(CAST(body AS BLOB)), 0)), 0) FROM articles"
+        ).fetchone()[0]
     finally:
         conn.close()
     return size, text
@@ -271,10 +349,15 @@ def bench_crawl(n: int, rounds: int, summary: Summary) -> None:
                 runs[side].append(result)
             if r == 0:
                 size, text = archive_bytes(db)
-            print(f"  round {r + 1}: barwatch {runs['barwatch'][-1][0].wall:.1f} s, bare {runs['bare'][-1][0].wall:.1f} s, "
-                  f"incremental {runs['incremental'][-1][0].wall:.1f} s", flush=True)
+            print(
+                f"  round {r + 1}: barwatch {runs['barwatch'][-1][0].wall:.1f} s, bare {runs['bare'][-1][0].wall:.1f} s, "
+                f"incremental {runs['incremental'][-1][0].wall:.1f} s",
+                flush=True,
+            )
         print(f"  barwatch: {runs['barwatch'][0][0].out.strip().splitlines()[0]}")
-        print(f"  stored exactly as generated: barwatch {stored_exactly(db, n)}/{n}, bare spider {stored_exactly(bare_db, n)}/{n}")
+        print(
+            f"  stored exactly as generated: barwatch {stored_exactly(db, n)}/{n}, bare spider {stored_exactly(bare_db, n)}/{n}"
+        )
     report_crawl(n, runs, size, text, summary)
 
 
@@ -288,7 +371,9 @@ def crawl_round(site: FixtureSite, config: Path, db: Path, bare_db: Path, n: int
     common = ["--config", str(config), "--base-url", site.base_url]
     crawl = [*CLI, "crawl", "--db", str(db), *common, "--log-level", "WARNING"]
     return {
-        "barwatch": crawl_once(site, [*crawl, "--full", "--now", f"{day_after}T00:00:00Z"], timeout, "barwatch crawl --full"),
+        "barwatch": crawl_once(
+            site, [*crawl, "--full", "--now", f"{day_after}T00:00:00Z"], timeout, "barwatch crawl --full"
+        ),
         "bare": crawl_once(site, [*BARE_SPIDER, *common, "--db", str(bare_db)], timeout, "bare spider"),
         "incremental": crawl_once(site, [*crawl, "--now", f"{day_after}T01:00:00Z"], timeout, "barwatch crawl"),
     }
@@ -299,27 +384,57 @@ def report_crawl(n: int, runs: dict, size: int, text: int, summary: Summary) -> 
         return statistics.median(key(child, requests) for child, requests in runs[side])
 
     # (label, unit, figure, format, goal as a ratio to the bare spider: issue 10)
-    rows = (("wall time", "s", lambda c, q: c.wall, "{:.2f}", 1.3),
-            ("CPU time (user+sys)", "s", lambda c, q: c.cpu, "{:.2f}", None),
-            ("peak RSS", "MiB", lambda c, q: c.rss_mib, "{:.0f}", 1.5), ("requests", "", lambda c, q: q, "{:.0f}", None))
+    rows = (
+        ("wall time", "s", lambda c, q: c.wall, "{:.2f}", 1.3),
+        ("CPU time (user+sys)", "s", lambda c, q: c.cpu, "{:.2f}", None),
+        ("peak RSS", "MiB", lambda c, q: c.rss_mib, "{:.0f}", 1.5),
+        ("requests", "", lambda c, q: q, "{:.0f}", None),
+    )
     print(f"  {'':<22}{'barwatch':>12}{'bare spider':>14}{'ratio':>9}")
     for label, unit, key, fmt, goal in rows:
         ours, anchor = med("barwatch", key), med("bare", key)
-        print(f"  {label:<22}{fmt.format(ours) + ' ' + unit:>12}{fmt.format(anchor) + ' ' + unit:>14}{ratio(ours, anchor):>9}"
-              + (f"  (goal ≤ {goal}×)" if goal else ""))
-        summary.add(f"full crawl of {n:,} articles: {label}", f"{fmt.format(ours)} {unit}".strip(),
-                    f"{fmt.format(anchor)} {unit}".strip(), ratio(ours, anchor),
-                    f"≤ {goal}×" if goal else "—", ours <= goal * anchor if goal else None)
+        print(
+            f"  {label:<22}{fmt.format(ours) + ' ' + unit:>12}{fmt.format(anchor) + ' ' + unit:>14}{ratio(ours, anchor):>9}"
+            + (f"  (goal ≤ {goal}×)" if goal else "")
+        )
+        summary.add(
+            f"full crawl of {n:,} articles: {label}",
+            f"{fmt.format(ours)} {unit}".strip(),
+            f"{fmt.format(anchor)} {unit}".strip(),
+            ratio(ours, anchor),
+            f"≤ {goal}×" if goal else "—",
+            ours <= goal * anchor if goal else None,
+        )
     inc_wall, inc_req = med("incremental", lambda c, q: c.wall), med("incremental", lambda c, q: q)
     full_wall, full_req = med("barwatch", lambda c, q: c.wall), med("barwatch", lambda c, q: q)
-    print(f"  incremental crawl of the unchanged site: {inc_req:.0f} requests ({ratio(inc_req, full_req)} the full crawl's), "
-          f"{inc_wall:.2f} s ({ratio(inc_wall, full_wall)})")
-    summary.add(f"incremental crawl, {n:,} unchanged: time", f"{inc_wall:.2f} s", f"{full_wall:.2f} s (full)", ratio(inc_wall, full_wall))
-    summary.add(f"incremental crawl, {n:,} unchanged: requests", f"{inc_req:.0f}", f"{full_req:.0f} (full)", ratio(inc_req, full_req))
-    print(f"  archive after round 1's crawls: {size / 2**20:.1f} MiB (db + WAL) for {text / 2**20:.1f} MiB of titles and bodies "
-          f"(UTF-8): {ratio(size, text)} (goal ≤ 1.6)")
-    summary.add(f"archive size after crawling {n:,}", f"{size / 2**20:.1f} MiB", f"{text / 2**20:.1f} MiB text",
-                ratio(size, text), "≤ 1.6×", size / text <= 1.6)
+    print(
+        f"  incremental crawl of the unchanged site: {inc_req:.0f} requests ({ratio(inc_req, full_req)} the full crawl's), "
+        f"{inc_wall:.2f} s ({ratio(inc_wall, full_wall)})"
+    )
+    summary.add(
+        f"incremental crawl, {n:,} unchanged: time",
+        f"{inc_wall:.2f} s",
+        f"{full_wall:.2f} s (full)",
+        ratio(inc_wall, full_wall),
+    )
+    summary.add(
+        f"incremental crawl, {n:,} unchanged: requests",
+        f"{inc_req:.0f}",
+        f"{full_req:.0f} (full)",
+        ratio(inc_req, full_req),
+    )
+    print(
+        f"  archive after round 1's crawls: {size / 2**20:.1f} MiB (db + WAL) for {text / 2**20:.1f} MiB of titles and bodies "
+        f"(UTF-8): {ratio(size, text)} (goal ≤ 1.6)"
+    )
+    summary.add(
+        f"archive size after crawling {n:,}",
+        f"{size / 2**20:.1f} MiB",
+        f"{text / 2**20:.1f} MiB text",
+        ratio(size, text),
+        "≤ 1.6×",
+        size / text <= 1.6,
+    )
 
 
 # ---------------------------------------------------------------------------- search
@@ -357,8 +472,14 @@ def build_with_reindex(path: Path, n: int) -> dict:
     insert_rows(path, n)
     inserted = time.perf_counter() - start
     child = checked(run_child([*CLI, "reindex", "--db", str(path)], 600 + 0.05 * n), "barwatch reindex")
-    return {"how": "reindex", "insert_s": inserted, "reindex_s": child.wall, "reindex_cpu_s": child.cpu,
-            "reindex_rss_mib": child.rss_mib, "built": date.today().isoformat()}
+    return {
+        "how": "reindex",
+        "insert_s": inserted,
+        "reindex_s": child.wall,
+        "reindex_cpu_s": child.cpu,
+        "reindex_rss_mib": child.rss_mib,
+        "built": date.today().isoformat(),
+    }
 
 
 def build_with_record_article(path: Path, n: int) -> dict:
@@ -383,9 +504,28 @@ def insert_rows(path: Path, n: int) -> None:
 
     def row(i: int) -> tuple:
         r = synthetic.record(i, n)
-        published, source = (r["published"], "page") if r["published"] else (synthetic.published(i, n).isoformat(), "list")
-        return (r["id"], r["url"], r["section"], r["title"], r["subtitle"], published, source, r["author"], r["source"],
-                r["views"], r["body"], json.dumps(r["attachments"]), content_hash(r), stamp, stamp, stamp, stamp)
+        published, source = (
+            (r["published"], "page") if r["published"] else (synthetic.published(i, n).isoformat(), "list")
+        )
+        return (
+            r["id"],
+            r["url"],
+            r["section"],
+            r["title"],
+            r["subtitle"],
+            published,
+            source,
+            r["author"],
+            r["source"],
+            r["views"],
+            r["body"],
+            json.dumps(r["attachments"]),
+            content_hash(r),
+            stamp,
+            stamp,
+            stamp,
+            stamp,
+        )
 
     conn = sqlite3.connect(path)
     with conn:
@@ -393,7 +533,8 @@ def insert_rows(path: Path, n: int) -> None:
             "INSERT INTO articles(id, url, section, title, subtitle, published, published_from, author, source, views, "
             "body, attachments, content_hash, first_seen, last_seen, last_checked, last_changed, status, version) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', 1)",
-            (row(i) for i in range(n)))
+            (row(i) for i in range(n)),
+        )
     conn.close()
 
 
@@ -430,8 +571,12 @@ def bench_search_in_process(path: Path, rounds: int, summary: Summary, n: int) -
             for q in QUERIES:
                 ours[q] += timed(lambda: search(archive.db, q, limit=20), reps)
                 plain[q] += timed(lambda: anchor.execute(ANCHOR_SQL, [matches[q]]).fetchall(), reps)
-        hits = {q: anchor.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [matches[q]]).fetchone()[0]
-                for q in QUERIES}
+        hits = {
+            q: anchor.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [matches[q]]).fetchone()[
+                0
+            ]
+            for q in QUERIES
+        }
         anchor.close()
     report_in_process(per_query(ours), per_query(plain), hits, summary, n)
 
@@ -443,17 +588,30 @@ def report_in_process(a: dict[str, float], b: dict[str, float], hits: dict[str, 
     print("  in process (median of each query's runs, then over the queries):")
     print("    " + latency_line("barwatch search()", list(a.values())))
     print("    " + latency_line("plain FTS5 phrase query", list(b.values())))
-    print(f"    p95 ratio {ratio(percentile(list(a.values()), 95), percentile(list(b.values()), 95))}; worst query ratio "
-          + "; ".join(f"{label} {q!r} ({hits[q]} matches): {ms(a[q])} vs {ms(b[q])} = {ratio(a[q], b[q])}"
-                      for label, q in (("of all", worst), ("of those ≥ 1 ms in the anchor", worst_real))))
-    print("    slowest: " + ", ".join(f"{q!r} {ms(a[q])} ({hits[q]} matches)" for q in sorted(QUERIES, key=a.get, reverse=True)[:5]))
+    print(
+        f"    p95 ratio {ratio(percentile(list(a.values()), 95), percentile(list(b.values()), 95))}; worst query ratio "
+        + "; ".join(
+            f"{label} {q!r} ({hits[q]} matches): {ms(a[q])} vs {ms(b[q])} = {ratio(a[q], b[q])}"
+            for label, q in (("of all", worst), ("of those ≥ 1 ms in the anchor", worst_real))
+        )
+    )
+    print(
+        "    slowest: "
+        + ", ".join(f"{q!r} {ms(a[q])} ({hits[q]} matches)" for q in sorted(QUERIES, key=a.get, reverse=True)[:5])
+    )
     for p in (50, 95, 99):
         x, y = percentile(list(a.values()), p), percentile(list(b.values()), p)
         goal, met = ("≤ 100 ms, ≤ 1.2×", x <= 0.1 and x / y <= 1.2) if p == 95 else ("—", None)
         summary.add(f"search in process, {n:,} articles: p{p}", ms(x), ms(y), ratio(x, y), goal, met)
-    summary.add(f"search in process, {n:,}: worst query ratio ({worst})", ms(a[worst]), ms(b[worst]), ratio(a[worst], b[worst]))
-    summary.add(f"search in process, {n:,}: worst ratio, anchor ≥ 1 ms ({worst_real})", ms(a[worst_real]), ms(b[worst_real]),
-                ratio(a[worst_real], b[worst_real]))
+    summary.add(
+        f"search in process, {n:,}: worst query ratio ({worst})", ms(a[worst]), ms(b[worst]), ratio(a[worst], b[worst])
+    )
+    summary.add(
+        f"search in process, {n:,}: worst ratio, anchor ≥ 1 ms ({worst_real})",
+        ms(a[worst_real]),
+        ms(b[worst_real]),
+        ratio(a[worst_real], b[worst_real]),
+    )
 
 
 def timed(call, reps: int) -> list[float]:
@@ -470,20 +628,37 @@ def bench_search_process(path: Path, rounds: int, summary: Summary, n: int) -> N
     plain: dict[str, list[Child]] = {q: [] for q in QUERIES}
     for _ in range(rounds):
         for q in QUERIES:
-            ours[q].append(checked(run_child([*CLI, "search", *q.split(), "--db", str(path)], 120), f"barwatch search {q}"))
-            plain[q].append(checked(run_child([sys.executable, "-c", ANCHOR_SCRIPT, str(path), anchor_match(q)], 120), "anchor"))
+            ours[q].append(
+                checked(run_child([*CLI, "search", *q.split(), "--db", str(path)], 120), f"barwatch search {q}")
+            )
+            plain[q].append(
+                checked(run_child([sys.executable, "-c", ANCHOR_SCRIPT, str(path), anchor_match(q)], 120), "anchor")
+            )
     wall_a = [statistics.median(c.wall for c in ours[q]) for q in QUERIES]
     wall_b = [statistics.median(c.wall for c in plain[q]) for q in QUERIES]
     rss_a = [statistics.median(c.rss_mib for c in ours[q]) for q in QUERIES]
     rss_b = [statistics.median(c.rss_mib for c in plain[q]) for q in QUERIES]
     print("  whole process, one query each (start-up included):")
-    print("    " + latency_line("barwatch search", wall_a) + f"  peak RSS p50 {percentile(rss_a, 50):.0f} MiB, max {max(rss_a):.0f} MiB")
-    print("    " + latency_line("python3 + sqlite3 script", wall_b) + f"  peak RSS p50 {percentile(rss_b, 50):.0f} MiB, max {max(rss_b):.0f} MiB")
+    print(
+        "    "
+        + latency_line("barwatch search", wall_a)
+        + f"  peak RSS p50 {percentile(rss_a, 50):.0f} MiB, max {max(rss_a):.0f} MiB"
+    )
+    print(
+        "    "
+        + latency_line("python3 + sqlite3 script", wall_b)
+        + f"  peak RSS p50 {percentile(rss_b, 50):.0f} MiB, max {max(rss_b):.0f} MiB"
+    )
     for p in (50, 95):
         x, y = percentile(wall_a, p), percentile(wall_b, p)
         goal, met = ("≤ 0.4 s", x <= 0.4) if p == 95 else ("—", None)
         summary.add(f"`barwatch search` process, {n:,}: p{p}", f"{x:.2f} s", f"{y:.2f} s", ratio(x, y), goal, met)
-    summary.add(f"`barwatch search` process, {n:,}: peak RSS (max)", f"{max(rss_a):.0f} MiB", f"{max(rss_b):.0f} MiB", ratio(max(rss_a), max(rss_b)))
+    summary.add(
+        f"`barwatch search` process, {n:,}: peak RSS (max)",
+        f"{max(rss_a):.0f} MiB",
+        f"{max(rss_b):.0f} MiB",
+        ratio(max(rss_a), max(rss_b)),
+    )
 
 
 def free_port() -> int:
@@ -516,7 +691,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float) -> None:
 def serving(path: Path, port: int):
     """`barwatch serve` on port for the length of the block, stopped whatever happens."""
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([*CLI, "serve", "--db", str(path), "--port", str(port)], cwd=ROOT, stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--db", str(path), "--port", str(port)], cwd=ROOT, stdout=log, stderr=log
+        )
         try:
             wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", proc, 300)
             yield
@@ -549,8 +726,14 @@ def bench_datasette(path: Path, rounds: int, summary: Summary, n: int) -> None:
         x, y = percentile(a, p), percentile(b, p)
         goal, met = ("≤ 150 ms", x <= 0.15) if p == 95 else ("—", None)
         summary.add(f"Datasette search.json, {n:,}: p{p}", ms(x), ms(y), ratio(x, y), goal, met)
-    summary.add(f"Datasette search.json, {n:,}: slowest single request", ms(slowest), "—", "—",
-                f"≤ {1000 * limit / 3:.0f} ms (⅓ of the time limit)", slowest <= limit / 3)
+    summary.add(
+        f"Datasette search.json, {n:,}: slowest single request",
+        ms(slowest),
+        "—",
+        "—",
+        f"≤ {1000 * limit / 3:.0f} ms (⅓ of the time limit)",
+        slowest <= limit / 3,
+    )
 
 
 def datasette_timings(base: str, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -558,7 +741,9 @@ def datasette_timings(base: str, rounds: int) -> tuple[dict[str, list[float]], d
         return f"{base}/search.json?" + urllib.parse.urlencode({"q": q, "_shape": "array"})
 
     def plain_sql(q: str) -> str:
-        return f"{base}.json?" + urllib.parse.urlencode({"sql": ANCHOR_SQL.replace("?", ":m"), "m": anchor_match(q), "_shape": "array"})
+        return f"{base}.json?" + urllib.parse.urlencode(
+            {"sql": ANCHOR_SQL.replace("?", ":m"), "m": anchor_match(q), "_shape": "array"}
+        )
 
     for q in QUERIES:  # warm: first requests pay for connections and the page cache
         get(canned(q))
@@ -577,17 +762,29 @@ def bench_search(n: int, rounds: int, cache: Path, summary: Summary) -> None:
     path, info = search_archive(n, cache)
     cached = " (cached build)" if info["cached"] else ""
     if info["how"] == "reindex":
-        print(f"  rows inserted with plain SQL in {info['insert_s']:.1f} s; `barwatch reindex`: {info['reindex_s']:.1f} s, "
-              f"CPU {info['reindex_cpu_s']:.1f} s, peak RSS {info['reindex_rss_mib']:.0f} MiB{cached}")
+        print(
+            f"  rows inserted with plain SQL in {info['insert_s']:.1f} s; `barwatch reindex`: {info['reindex_s']:.1f} s, "
+            f"CPU {info['reindex_cpu_s']:.1f} s, peak RSS {info['reindex_rss_mib']:.0f} MiB{cached}"
+        )
         summary.add(f"`barwatch reindex`, {n:,} articles", f"{info['reindex_s']:.1f} s{cached}")
     else:
-        print(f"  no `barwatch reindex` in this barwatch: archive built with Archive.record_article in {info['build_s']:.1f} s{cached}")
+        print(
+            f"  no `barwatch reindex` in this barwatch: archive built with Archive.record_article in {info['build_s']:.1f} s{cached}"
+        )
         summary.add(f"store + index {n:,} via record_article (no reindex)", f"{info['build_s']:.1f} s{cached}")
     size, text = archive_bytes(path)
-    print(f"  archive: {size / 2**20:.1f} MiB, {size / n / 1024:.1f} KiB an article, {ratio(size, text)} the UTF-8 text of titles "
-          "and bodies (articles and search index; no versions rows when built by reindex)")
-    summary.add(f"archive of {n:,} (articles + index): bytes an article", f"{size / n / 1024:.1f} KiB",
-                f"{text / n / 1024:.1f} KiB text", ratio(size, text), "≤ 1.6×", size / text <= 1.6)
+    print(
+        f"  archive: {size / 2**20:.1f} MiB, {size / n / 1024:.1f} KiB an article, {ratio(size, text)} the UTF-8 text of titles "
+        "and bodies (articles and search index; no versions rows when built by reindex)"
+    )
+    summary.add(
+        f"archive of {n:,} (articles + index): bytes an article",
+        f"{size / n / 1024:.1f} KiB",
+        f"{text / n / 1024:.1f} KiB text",
+        ratio(size, text),
+        "≤ 1.6×",
+        size / text <= 1.6,
+    )
     bench_search_in_process(path, rounds, summary, n)
     bench_search_process(path, rounds, summary, n)
     bench_datasette(path, rounds, summary, n)
@@ -595,11 +792,11 @@ def bench_search(n: int, rounds: int, cache: Path, summary: Summary) -> None:
 
 # ---------------------------------------------------------------------------- reverify
 def bench_reverify(summary: Summary, n: int = 10_000, days: int = 7) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage.archive import Archive
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     clock = {"now": start}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "r.db"
@@ -609,7 +806,10 @@ def bench_reverify(summary: Summary, n: int = 10_000, days: int = 7) -> None:
                 conn.executemany(
                     "INSERT INTO articles(id, url, title, published, first_seen, last_checked, last_changed, status, "
                     "version, content_hash) VALUES (?, ?, ?, '2020-01-01', ?, ?, ?, 'live', 1, 'x')",
-                    [(f"{i:032x}", f"https://www.lawyers.org.cn/info/{i:032x}", f"t{i}", stamp, stamp, stamp) for i in range(n)],
+                    [
+                        (f"{i:032x}", f"https://www.lawyers.org.cn/info/{i:032x}", f"t{i}", stamp, stamp, stamp)
+                        for i in range(n)
+                    ],
                 )
             per_run = []
             for hour in range(1, days * 24 + 1):
@@ -618,15 +818,22 @@ def bench_reverify(summary: Summary, n: int = 10_000, days: int = 7) -> None:
                 plan = archive.revisit_plan(30, days)
                 per_run.append(len(plan))
                 with archive.write() as conn:  # what 304 answers do, in one go
-                    conn.executemany("UPDATE articles SET last_checked = ? WHERE id = ?",
-                                     [(archive.now(), e["id"]) for e in plan])
+                    conn.executemany(
+                        "UPDATE articles SET last_checked = ? WHERE id = ?", [(archive.now(), e["id"]) for e in plan]
+                    )
                 archive.finish_run(run, len(plan))
             checked_, total = archive.reverify_progress(days)
-    print(f"\nre-verification: {n} articles, {days}-day cycle, hourly runs: {statistics.median(per_run):.0f} re-checks a run "
-          f"(min {min(per_run)}, max {max(per_run)}); after one cycle {checked_} of {total} re-checked within it "
-          f"({'all' if checked_ == total else 'NOT all'}); at 1 request/s that is {max(per_run)} s of a run")
-    summary.add(f"re-verification, {n:,} articles, hourly runs: re-checks a run", f"{statistics.median(per_run):.0f}",
-                goal=f"all re-checked within {days} days", met=checked_ == total)
+    print(
+        f"\nre-verification: {n} articles, {days}-day cycle, hourly runs: {statistics.median(per_run):.0f} re-checks a run "
+        f"(min {min(per_run)}, max {max(per_run)}); after one cycle {checked_} of {total} re-checked within it "
+        f"({'all' if checked_ == total else 'NOT all'}); at 1 request/s that is {max(per_run)} s of a run"
+    )
+    summary.add(
+        f"re-verification, {n:,} articles, hourly runs: re-checks a run",
+        f"{statistics.median(per_run):.0f}",
+        goal=f"all re-checked within {days} days",
+        met=checked_ == total,
+    )
 
 
 # ---------------------------------------------------------------------------- main
@@ -652,7 +859,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", type=sections, default=list(SECTIONS), help=f"comma-separated: {','.join(SECTIONS)}")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved runs of each side; medians are reported")
-    ap.add_argument("--crawl-articles", type=sizes, default=[2000, 10000], help="synthetic site sizes (default 2000,10000)")
+    ap.add_argument(
+        "--crawl-articles", type=sizes, default=[2000, 10000], help="synthetic site sizes (default 2000,10000)"
+    )
     ap.add_argument("--search-articles", type=int, default=100_000, help="search archive size (default 100000)")
     ap.add_argument("--cache", type=Path, help="where built search archives are kept (default: a temporary directory)")
     args = ap.parse_args()

@@ -21,6 +21,7 @@ the pictures change from one day to the next; everything else is fixed by the fi
 Full-height shots taller than MAX_FULL_HEIGHT are cut to CLIP_HEIGHT. Needs a CJK font
 (fonts-noto-cjk): without one Chinese renders as boxes, so the script refuses to run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,15 +46,21 @@ WIDTH, HEIGHT = 1280, 900
 MAX_FULL_HEIGHT = 3000
 CLIP_HEIGHT = 2000
 # The digest's Date header and any "now"-relative text: fixed so the picture is stable.
-DIGEST_NOW = datetime(2025, 1, 6, 1, 0, tzinfo=timezone.utc)
+DIGEST_NOW = datetime(2025, 1, 6, 1, 0, tzinfo=UTC)
 SEARCH_QUERY = "律师"
 SERVE_TIMEOUT = 60.0
 PAGE_TIMEOUT_MS = 15_000
 NAV_TIMEOUT_MS = 30_000
 LAUNCH_TIMEOUT_MS = 60_000
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-extensions", "--hide-scrollbars",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--hide-scrollbars",
 ]
 
 
@@ -64,7 +71,9 @@ class Failure(Exception):
 def check_cjk_font() -> None:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
-        raise Failure("fc-list not found (fontconfig); cannot check for a CJK font: apt-get install fontconfig fonts-noto-cjk")
+        raise Failure(
+            "fc-list not found (fontconfig); cannot check for a CJK font: apt-get install fontconfig fonts-noto-cjk"
+        )
     try:
         out = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
     except subprocess.TimeoutExpired:
@@ -79,8 +88,10 @@ def check_chromium() -> None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise Failure("Playwright is not installed in this Python: .venv/bin/pip install playwright"
-                      " (the browser is Debian's chromium, no `playwright install`)") from None
+        raise Failure(
+            "Playwright is not installed in this Python: .venv/bin/pip install playwright"
+            " (the browser is Debian's chromium, no `playwright install`)"
+        ) from None
 
 
 def build_demo(directory: Path, verbose: bool) -> Path:
@@ -150,14 +161,16 @@ def shoot(page, path: Path, full: bool, fit: bool = False) -> None:
     if fit:
         height = page.evaluate(
             "() => Math.ceil(document.body.getBoundingClientRect().bottom"
-            " + parseFloat(getComputedStyle(document.body).marginBottom || '0'))")
+            " + parseFloat(getComputedStyle(document.body).marginBottom || '0'))"
+        )
         height = max(1, min(int(height), CLIP_HEIGHT))
         page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": WIDTH, "height": height})
     elif full:
         height = page.evaluate("() => Math.ceil(document.documentElement.scrollHeight)")
         if height > MAX_FULL_HEIGHT:
-            page.screenshot(path=str(path), full_page=True,
-                            clip={"x": 0, "y": 0, "width": WIDTH, "height": CLIP_HEIGHT})
+            page.screenshot(
+                path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": WIDTH, "height": CLIP_HEIGHT}
+            )
         else:
             page.screenshot(path=str(path), full_page=True)
     else:
@@ -184,11 +197,13 @@ def take_screenshots(base: str, article_id: str, html: str, out: Path) -> None:
 
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-                                        timeout=LAUNCH_TIMEOUT_MS)
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS
+            )
             try:
-                context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="zh-CN",
-                                              timezone_id="Asia/Shanghai")
+                context = browser.new_context(
+                    viewport={"width": WIDTH, "height": HEIGHT}, locale="zh-CN", timezone_id="Asia/Shanghai"
+                )
                 context.route("**/*", only_local)
                 page = context.new_page()
                 page.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -237,10 +252,18 @@ def run(out: Path, keep: Path | None, verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/screenshots.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots",
-                        help="folder for the PNGs (default: docs/screenshots)")
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="build the demo archive in DIR and leave it there (default: a temporary folder)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "docs" / "screenshots",
+        help="folder for the PNGs (default: docs/screenshots)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build the demo archive in DIR and leave it there (default: a temporary folder)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the demo's output")
     args = parser.parse_args(argv)
     started = time.monotonic()

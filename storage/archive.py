@@ -16,6 +16,7 @@ Opening modes, as SQLite names them:
 * ``"rw"``: read and write rows of an archive that exists and is current (notify, release).
 * ``"rwc"``: create or migrate the schema, then read and write. Only under the crawl lock.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -62,11 +63,11 @@ _TEXT_FIELDS = ("url", "section", "title", "subtitle", "published", "issue", "au
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ArchiveError(Exception):
@@ -163,7 +164,7 @@ class Archive:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Archive":
+    def __enter__(self) -> Archive:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -217,7 +218,9 @@ class Archive:
                     "VALUES (?, ?, ?, ?, 'config')",
                     [template, name, now, now if inherit else None],
                 )
-                conn.execute("UPDATE channels SET name = ?, how_found = 'config' WHERE url_template = ?", [name, template])
+                conn.execute(
+                    "UPDATE channels SET name = ?, how_found = 'config' WHERE url_template = ?", [name, template]
+                )
             conn.execute("DELETE FROM meta WHERE key = 'inherit_baseline'")
             # baseline = nothing has been announced-ready yet: the archive's very first crawl.
             done = conn.execute(
@@ -272,7 +275,11 @@ class Archive:
             shrunk = conn.execute(
                 "SELECT COUNT(*) FROM versions WHERE run_id = ? AND note LIKE 'held:%'", [run_id]
             ).fetchone()[0]
-            if held is None and revisited >= self.drift.suspect_min and run["changed"] > self.drift.suspect_share * revisited:
+            if (
+                held is None
+                and revisited >= self.drift.suspect_min
+                and run["changed"] > self.drift.suspect_share * revisited
+            ):
                 held = "suspect"
                 notes.append(f"{run['changed']} of {revisited} revisited articles changed")
             if held is None and shrunk:
@@ -331,7 +338,9 @@ class Archive:
             if run is None:
                 raise KeyError(f"no run {run_id}")
             if run["held"] != "suspect":
-                raise ValueError(f"run {run_id} is not held" + (" (already released)" if run["held"] == "released" else ""))
+                raise ValueError(
+                    f"run {run_id} is not held" + (" (already released)" if run["held"] == "released" else "")
+                )
             conn.execute("UPDATE crawl_runs SET held = 'released' WHERE id = ?", [run_id])
             conn.execute(
                 "UPDATE incidents SET closed_at = ?, closed_run = ? WHERE key = ? AND closed_at IS NULL",
@@ -363,8 +372,16 @@ class Archive:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO channels(url_template, name, first_page, first_url, how_found, found_on, "
                 "first_seen, js_pager) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [template, clean_text(name), first_page, first_url, how_found, clean_text(found_on), self.now(),
-                 int(js_pager)],
+                [
+                    template,
+                    clean_text(name),
+                    first_page,
+                    first_url,
+                    how_found,
+                    clean_text(found_on),
+                    self.now(),
+                    int(js_pager),
+                ],
             )
             return cursor.rowcount == 1
 
@@ -394,8 +411,19 @@ class Archive:
                 "channel, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(url) DO UPDATE SET kind = excluded.kind, checked_at = excluded.checked_at, "
                 "recheck_after = excluded.recheck_after, channel = excluded.channel, note = excluded.note",
-                [url, kind, how, clean_text(text), clean_text(found_on), depth, iso(now), iso(now), recheck, channel,
-                 clean_text(note)],
+                [
+                    url,
+                    kind,
+                    how,
+                    clean_text(text),
+                    clean_text(found_on),
+                    depth,
+                    iso(now),
+                    iso(now),
+                    recheck,
+                    channel,
+                    clean_text(note),
+                ],
             )
 
     # ------------------------------------------------------------------ operations notices
@@ -405,12 +433,19 @@ class Archive:
         if status == "interrupted":
             return  # says nothing about the site; the next run decides
         if status == "failed" or status in ("ok", "partial"):
-            self._incident(conn, "crawl-failed", status == "failed", rid, now,
-                           f"抓取失败 crawl failed: run {rid}: {run['note'] or 'see `barwatch runs`'}",
-                           f"已恢复 crawl works again: run {rid} is {status}")
+            self._incident(
+                conn,
+                "crawl-failed",
+                status == "failed",
+                rid,
+                now,
+                f"抓取失败 crawl failed: run {rid}: {run['note'] or 'see `barwatch runs`'}",
+                f"已恢复 crawl works again: run {rid} is {status}",
+            )
         n = self.notice_after_partial_runs
         recent = conn.execute(
-            "SELECT id, status FROM crawl_runs WHERE status NOT IN ('interrupted', 'running') ORDER BY id DESC LIMIT ?", [n]
+            "SELECT id, status FROM crawl_runs WHERE status NOT IN ('interrupted', 'running') ORDER BY id DESC LIMIT ?",
+            [n],
         ).fetchall()
         signatures = {self._failure_signature(conn, r[0]) for r in recent}
         repeated = len(recent) == n and all(r[1] == "partial" for r in recent) and len(signatures) == 1
@@ -420,15 +455,30 @@ class Archive:
                 "SELECT kind, url, message FROM failures WHERE run_id = ? ORDER BY id LIMIT 3", [rid]
             ).fetchall()
             what = "; ".join(f"{k} {u or ''}: {m}" for k, u, m in sample)
-            self._incident(conn, "crawl-partial", repeated, rid, now,
-                           f"持续失败 the same failures in {n} runs in a row (run {rid}, {run['failed']} failed): {what}",
-                           f"已恢复 the repeated failures are gone: run {rid} is {status}")
+            self._incident(
+                conn,
+                "crawl-partial",
+                repeated,
+                rid,
+                now,
+                f"持续失败 the same failures in {n} runs in a row (run {rid}, {run['failed']} failed): {what}",
+                f"已恢复 the repeated failures are gone: run {rid} is {status}",
+            )
         if run["held"] == "suspect":
-            self._incident(conn, f"held:{rid}", True, rid, now,
-                           f"待确认 run {rid} is held: {run['note']}. Check, then `barwatch release {rid}`", "")
+            self._incident(
+                conn,
+                f"held:{rid}",
+                True,
+                rid,
+                now,
+                f"待确认 run {rid} is held: {run['note']}. Check, then `barwatch release {rid}`",
+                "",
+            )
 
     def _failure_signature(self, conn: sqlite3.Connection, run_id: int) -> str:
-        rows = conn.execute("SELECT DISTINCT kind, COALESCE(url, '') FROM failures WHERE run_id = ? ORDER BY 1, 2", [run_id])
+        rows = conn.execute(
+            "SELECT DISTINCT kind, COALESCE(url, '') FROM failures WHERE run_id = ? ORDER BY 1, 2", [run_id]
+        )
         return hashlib.sha256(json.dumps(rows.fetchall()).encode()).hexdigest()
 
     def _incident(self, conn, key: str, active: bool, run_id: int, now: str, started: str, cleared: str) -> None:
@@ -437,7 +487,8 @@ class Archive:
         if active and not is_open:
             conn.execute(
                 "INSERT OR REPLACE INTO incidents(key, opened_at, opened_run, closed_at, closed_run, detail) "
-                "VALUES (?, ?, ?, NULL, NULL, ?)", [key, now, run_id, started]
+                "VALUES (?, ?, ?, NULL, NULL, ?)",
+                [key, now, run_id, started],
             )
             self._notice(conn, run_id, key, started, now)
         elif not active and is_open:
@@ -481,11 +532,15 @@ class Archive:
             return [dict(r) for r in self.db.query(f"SELECT {cols} FROM articles ORDER BY published DESC, id")]
         cutoff_dt = self.clock() - timedelta(days=revisit_days)
         cutoff_date, cutoff_ts = cutoff_dt.strftime("%Y-%m-%d"), iso(cutoff_dt)
-        recent_where = "(published >= ? OR (version > 1 AND last_changed >= ?) OR (published IS NULL AND first_seen >= ?))"
+        recent_where = (
+            "(published >= ? OR (version > 1 AND last_changed >= ?) OR (published IS NULL AND first_seen >= ?))"
+        )
         params = [cutoff_date, cutoff_ts, cutoff_ts]
         recent = [
             dict(r)
-            for r in self.db.query(f"SELECT {cols} FROM articles WHERE {recent_where} ORDER BY published DESC, id", params)
+            for r in self.db.query(
+                f"SELECT {cols} FROM articles WHERE {recent_where} ORDER BY published DESC, id", params
+            )
         ]
         quota = self.reverify_quota(reverify_days)
         rotation = [
@@ -502,7 +557,7 @@ class Archive:
         """Seconds between runs, as the recent runs were spaced (median of the last 10
         gaps; an hour until there are two runs). The cycle is planned on it."""
         starts = [
-            datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             for r in self.conn.execute("SELECT started_at FROM crawl_runs ORDER BY id DESC LIMIT 11")
         ]
         gaps = sorted((a - b).total_seconds() for a, b in zip(starts, starts[1:]) if a > b)
@@ -559,7 +614,9 @@ class Archive:
         garbled = encoding_problem(record.get("title")) or encoding_problem(record.get("body"))
         if garbled:
             # A page that did not decode is the transport's fault, never an edit.
-            self.record_failure(run_id, record.get("url"), "encoding", f"the page did not decode cleanly: {garbled}", aid)
+            self.record_failure(
+                run_id, record.get("url"), "encoding", f"the page did not decode cleanly: {garbled}", aid
+            )
             return FAILED
         now = self.now()
         new_hash = content_hash(record)
@@ -632,14 +689,25 @@ class Archive:
                         "UPDATE versions SET body = ? WHERE article_id = ? AND version = ?",
                         [old["body"], aid, old["version"]],
                     )
-                cols = ["article_id", "version", "fetched_at", *CONTENT_FIELDS, "content_hash", "diff", "run_id", "note"]
+                cols = [
+                    "article_id",
+                    "version",
+                    "fetched_at",
+                    *CONTENT_FIELDS,
+                    "content_hash",
+                    "diff",
+                    "run_id",
+                    "note",
+                ]
                 content = [None if f == "body" else record.get(f) for f in CONTENT_FIELDS]
                 conn.execute(
                     f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [aid, version, now, *content, new_hash, diff, run_id, note],
                 )
             if record.get("views") is not None:
-                conn.execute("INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]])
+                conn.execute(
+                    "INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]]
+                )
             if outcome == NEW:
                 if not self._is_backlog(conn, run_id, aid, channel, published):
                     self._queue(conn, run_id, aid, NEW, 1, now)
@@ -711,7 +779,9 @@ class Archive:
         with self.write() as conn:
             old = self.get_article(article_id)
             if old is None:
-                self._failure(conn, run_id, url, article_id, "http", f"HTTP {http_status} for an article never archived", now)
+                self._failure(
+                    conn, run_id, url, article_id, "http", f"HTTP {http_status} for an article never archived", now
+                )
                 self._bump(conn, run_id, FAILED)
                 return FAILED
             if old["status"] == "removed":
@@ -728,7 +798,9 @@ class Archive:
             self._bump(conn, run_id, REMOVED)
         return REMOVED
 
-    def record_failure(self, run_id: int, url: str | None, kind: str, message: str, article_id: str | None = None) -> None:
+    def record_failure(
+        self, run_id: int, url: str | None, kind: str, message: str, article_id: str | None = None
+    ) -> None:
         """A fetch or parse that failed: counted and logged, and nothing stored is touched."""
         with self.write() as conn:
             self._failure(conn, run_id, url, article_id, kind, message, self.now())
@@ -786,7 +858,10 @@ class Archive:
         key = prefix.strip().lower()
         if not key or any(c not in "0123456789abcdef" for c in key):
             raise KeyError(f"no article matches {prefix!r} (an id is 32 hex digits; a unique prefix will do)")
-        rows = [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE substr(id, 1, ?) = ? LIMIT 2", [len(key), key])]
+        rows = [
+            r[0]
+            for r in self.conn.execute("SELECT id FROM articles WHERE substr(id, 1, ?) = ? LIMIT 2", [len(key), key])
+        ]
         if len(rows) == 1:
             return rows[0]
         raise KeyError(f"no article matches {prefix!r}" if not rows else f"{prefix!r} is ambiguous")
@@ -809,7 +884,9 @@ def read_article(conn: sqlite3.Connection, article_id: str) -> dict | None:
 
 def read_versions(conn: sqlite3.Connection, article_id: str, version: int | None = None) -> list[dict]:
     """An article's versions oldest first (or the one numbered ``version``), each with its full body."""
-    columns = ", ".join(f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0])
+    columns = ", ".join(
+        f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0]
+    )
     where, params = "v.article_id = ?", [article_id]
     if version is not None:
         where, params = where + " AND v.version = ?", params + [version]

@@ -23,6 +23,7 @@ punctuation, blanks) and never touches the script.
 No I/O, no imports from the rest of barwatch: storage is the lowest layer, so the crawler
 and the index can both use this.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -220,7 +221,7 @@ class Keyed:
             return ""
         # _idx[end] is where the next key character starts, so a pinyin note that
         # follows the span's last character stays with the span.
-        return self.text[self._idx[start]:self._idx[end]]
+        return self.text[self._idx[start] : self._idx[end]]
 
     def group(self, m: re.Match, group: int | str = 0) -> str | None:
         if m.group(group) is None:

@@ -6,6 +6,7 @@ all show a change the same way: each changed field or paragraph under its Chines
 context on each side of a change; the rest of a long paragraph becomes "…". Pure
 functions, no I/O.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -210,7 +211,9 @@ FORMATS = {
     "ansi": _Format(str, "\x1b[31;9m{}\x1b[0m", "\x1b[32;4m{}\x1b[0m", "\x1b[1m{label}：\x1b[0m\n  {text}"),
     # HTML (escaped): <del>/<ins> inside each changed paragraph; styled by the page or mail.
     "html": _Format(
-        lambda t: html.escape(t, quote=True), "<del>{}</del>", "<ins>{}</ins>",
+        lambda t: html.escape(t, quote=True),
+        "<del>{}</del>",
+        "<ins>{}</ins>",
         '<p class="barwatch-change"><b>{label}</b><br>{text}</p>',
     ),
 }

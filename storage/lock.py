@@ -4,6 +4,7 @@ An advisory ``flock`` on a file next to the database: the kernel drops it when t
 exits, however it dies, so a killed crawl never leaves the archive locked. The file's text
 says who holds it, for the message the second process prints.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -31,7 +32,7 @@ class CrawlLock:
         self.path = Path(f"{db_path}.lock" if purpose == "crawl" else f"{db_path}.{purpose}.lock")
         self.fd: int | None = None
 
-    def acquire(self, what: str = "crawl") -> "CrawlLock":
+    def acquire(self, what: str = "crawl") -> CrawlLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,7 +40,12 @@ class CrawlLock:
             holder = _read_holder(fd)
             os.close(fd)
             raise ArchiveLocked(self.path, holder) from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": what}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": what,
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self.fd = fd
@@ -52,7 +58,7 @@ class CrawlLock:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> "CrawlLock":
+    def __enter__(self) -> CrawlLock:
         if self.fd is not None:  # `with CrawlLock(db).acquire("why"):`
             return self
         return self.acquire(" ".join(os.path.basename(a) for a in sys.argv[:2]) or "crawl")

@@ -17,6 +17,7 @@ writes ``deliveries``, the record of each alert on each channel. On a channel, a
 ``mark_sent`` and ``mark_failed`` each run in one transaction and touch only unsent rows,
 so a late or repeated call can never unsend or re-date an alert.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -179,8 +180,22 @@ def announced(conn, limit: int = 50, channel: str | None = None) -> list[Pending
 
 # PendingAlert's fields that come straight from a row of _ALERTS_SQL.
 _ROW_FIELDS = (
-    "id", "article_id", "kind", "run_id", "version", "created_at", "attempts", "last_error", "run_status",
-    "run_started_at", "url", "section", "article_status", "notice", "incident", "channel",
+    "id",
+    "article_id",
+    "kind",
+    "run_id",
+    "version",
+    "created_at",
+    "attempts",
+    "last_error",
+    "run_status",
+    "run_started_at",
+    "url",
+    "section",
+    "article_status",
+    "notice",
+    "incident",
+    "channel",
 )
 
 
@@ -222,7 +237,8 @@ def mark_sent(archive, ids: Iterable[int], channel: str = EMAIL) -> int:
     with archive.write() as conn:
         for aid in ids:
             conn.execute(
-                "INSERT OR IGNORE INTO deliveries(alert_id, channel, attempts, refused) VALUES (?, ?, 0, 0)", [aid, channel]
+                "INSERT OR IGNORE INTO deliveries(alert_id, channel, attempts, refused) VALUES (?, ?, 0, 0)",
+                [aid, channel],
             )
             changed += conn.execute(
                 "UPDATE deliveries SET sent_at = ?, attempts = attempts + 1 "
@@ -245,7 +261,8 @@ def mark_failed(archive, ids: Iterable[int], error: str, channel: str = EMAIL, r
         label = conn.execute("SELECT label FROM notify_channels WHERE fingerprint = ?", [channel]).fetchone()
         for aid in ids:
             conn.execute(
-                "INSERT OR IGNORE INTO deliveries(alert_id, channel, attempts, refused) VALUES (?, ?, 0, 0)", [aid, channel]
+                "INSERT OR IGNORE INTO deliveries(alert_id, channel, attempts, refused) VALUES (?, ?, 0, 0)",
+                [aid, channel],
             )
             conn.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, refused = refused + ?, last_error = ? "
@@ -262,7 +279,8 @@ def mark_failed(archive, ids: Iterable[int], error: str, channel: str = EMAIL, r
         if gave_up:
             name = label[0] if label else channel
             archive.notice(
-                conn, f"refused:{channel}",
+                conn,
+                f"refused:{channel}",
                 f"通道拒收 {name} refused alert(s) {', '.join(map(str, gave_up))} {MAX_REFUSALS} times while accepting "
                 f"other messages; barwatch stopped retrying them there. Last error: {text}. "
                 "See `barwatch notify --status`.",
@@ -275,12 +293,16 @@ def channel_result(archive, channel: str, ok: bool, error: str | None = None) ->
     row opens an incident (one notice, on the other channels); working again closes it."""
     now = archive.now()
     with archive.write() as conn:
-        row = conn.execute("SELECT label, failing_since FROM notify_channels WHERE fingerprint = ?", [channel]).fetchone()
+        row = conn.execute(
+            "SELECT label, failing_since FROM notify_channels WHERE fingerprint = ?", [channel]
+        ).fetchone()
         if row is None:
             return
         label = row[0] or channel
         if ok:
-            conn.execute("UPDATE notify_channels SET last_ok = ?, failing_since = NULL WHERE fingerprint = ?", [now, channel])
+            conn.execute(
+                "UPDATE notify_channels SET last_ok = ?, failing_since = NULL WHERE fingerprint = ?", [now, channel]
+            )
             failing = 0
         else:
             conn.execute(
@@ -289,10 +311,13 @@ def channel_result(archive, channel: str, ok: bool, error: str | None = None) ->
             )
             failing = conn.execute(
                 "SELECT COUNT(*) FROM deliveries WHERE channel = ? AND sent_at IS NULL AND gave_up_at IS NULL "
-                "AND attempts >= ?", [channel, DOWN_AFTER]
+                "AND attempts >= ?",
+                [channel, DOWN_AFTER],
             ).fetchone()[0]
         archive.incident(
-            conn, f"channel-down:{channel}", failing > 0,
+            conn,
+            f"channel-down:{channel}",
+            failing > 0,
             f"通道故障 {label} failed {DOWN_AFTER} times in a row: {_short(error or '')}. Its alerts wait for it.",
             f"通道恢复 {label} delivers again.",
         )
@@ -319,7 +344,8 @@ def given_up(archive, limit: int = 20) -> list[dict]:
     """The newest deliveries given up on: alert, channel, when, the last error."""
     cursor = archive.conn.execute(
         "SELECT alert_id, channel, gave_up_at, last_error FROM deliveries WHERE gave_up_at IS NOT NULL "
-        "ORDER BY gave_up_at DESC, alert_id LIMIT ?", [limit],
+        "ORDER BY gave_up_at DESC, alert_id LIMIT ?",
+        [limit],
     )
     return dict_rows(cursor)
 
@@ -337,8 +363,10 @@ def outbox_counts(archive) -> dict[str, int]:
         "WHERE a.id > c.start_after AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id "
         "AND d.channel = c.fingerprint AND (d.sent_at IS NOT NULL OR d.gave_up_at IS NOT NULL))))"
     )
-    row = getattr(archive, "conn", archive).execute(
-        f"""
+    row = (
+        getattr(archive, "conn", archive)
+        .execute(
+            f"""
         SELECT
           COALESCE(SUM({undone} AND NOT ({_WAITING}) AND NOT ({_HELD})), 0),
           COALESCE(SUM({undone} AND NOT ({_WAITING}) AND ({_HELD})), 0),
@@ -346,5 +374,7 @@ def outbox_counts(archive) -> dict[str, int]:
           COALESCE(SUM(NOT {undone}), 0)
         FROM alerts a LEFT JOIN crawl_runs r ON r.id = a.run_id
         """
-    ).fetchone()
+        )
+        .fetchone()
+    )
     return dict(zip(("pending", "held", "waiting", "sent"), (int(n) for n in row)))

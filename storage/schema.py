@@ -15,6 +15,7 @@ type and meaning. ``ensure_schema`` creates from it, Datasette shows it (storage
 and the README's table of tables is generated from it: ``python -m storage.schema
 --write-readme README.md`` (tests/test_docs.py fails when the README is behind).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,233 +100,428 @@ _INCIDENTS = (
 # ensure_schema creates from it, Datasette shows it (storage.serve), the README's table of
 # tables is generated from it (readme_table; tests/test_docs.py keeps them equal).
 SCHEMA: dict[str, Table] = {
-    "articles": Table("One row per article of lawyers.org.cn, its newest content", "id", (
-        Column("id", str, "The article's identity: the 32 hex digits after /info/ in its URL."),
-        Column("url", str, "Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http fold to "
-               "it)."),
-        Column("section", str, "Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态."),
-        Column("title", str, "Title as the page shows it."),
-        Column("subtitle", str, "The line between title and metadata of a magazine piece (上海律师), else empty."),
-        Column("published", str, "Publication date (YYYY-MM-DD; YYYY-MM for a magazine issue), empty when none is "
-               "known; published_from says where it came from."),
-        Column("author", str, "作者 from the metadata line, e.g. 办公室 or a committee."),
-        Column("source", str, "信息来源/来源 (press reprints name the newspaper)."),
-        Column("views", int, "Last seen view counter (阅读:N次); not content, changes on every fetch."),
-        Column("body", str, "Body text, one paragraph a line, page chrome and footer removed."),
-        Column("attachments", str, "JSON list of attachment links found in the body."),
-        Column("content_hash", str, f"SHA-256 of the normalised content fields ({', '.join(CONTENT_FIELDS)}); "
-               "a change is a new version."),
-        Column("first_seen", str, "When barwatch first archived the article (UTC)."),
-        Column("last_seen", str, "When the article was last fetched successfully, or confirmed by a 304 (UTC)."),
-        Column("last_changed", str, "When the content last changed: its newest version (UTC)."),
-        Column("status", str, "live, or removed once the site answered 404/410 (its text stays).", ("live", "removed")),
-        Column("version", int, "Current version number (1 = as first archived)."),
-        # Not in the public contract, but useful to operators and needed for conditional
-        # requests and the slow re-verification rotation.
-        Column("removed_at", str, "When the article was found gone (UTC); empty while live (a restored article "
-               "clears it)."),
-        Column("last_checked", str, "When the site last answered for the article (UTC): a fetch, a 304 or a 404/410. "
-               "The slow re-verification rotation goes by it."),
-        Column("etag", str, "HTTP ETag of the last fetch, for conditional requests."),
-        Column("last_modified", str, "HTTP Last-Modified of the last fetch, for conditional requests."),
-        Column("published_from", str, "Where published came from: page (printed on it), list (the list row that "
-               "linked to it) or issue (the magazine issue it names, as YYYY-MM). Only a page date is content: the "
-               "others never make a version.", ("page", "list", "issue")),
-        Column("channel", str, "The channel (channels.url_template) whose list first showed the article; empty when it "
-               "was first reached otherwise (a link on another page)."),
-        Column("search_key", int, "The article's row in the search index: its day (published, else first archived) in "
-               "the high bits and a slot in the low ones, so index order is date order; empty when not indexed "
-               "(removed, or written by another tool until barwatch reindex)."),
-        Column("search_checksum", int, "CRC-32 of the text the search index holds for the article (a contentless index "
-               "needs that text to forget it): a row changed outside barwatch is detected and the index rebuilt."),
-    )),
-    "versions": Table("Every content version of every article, with the diff from the one before",
-                      ("article_id", "version"), (
-        Column("article_id", str, "The article (articles.id)."),
-        Column("version", int, "1 for the first archived content, then one more per edit."),
-        Column("fetched_at", str, "When this version was fetched (UTC)."),
-        Column("title", str, "Title of this version."),
-        Column("subtitle", str, "Subtitle of this version (magazine pieces)."),
-        Column("published", str, "Publication date of this version as the page printed it."),
-        Column("author", str, "Author of this version."),
-        Column("source", str, "Source of this version."),
-        Column("body", str, "Body text of an earlier version; empty for the current one, whose body is articles.body "
-               "(stored once)."),
-        Column("content_hash", str, "SHA-256 of this version's normalised content fields."),
-        Column("diff", str, "Unified diff of the content fields, one paragraph a line, from the previous version "
-               "(empty for version 1)."),
-        Column("run_id", int, "The crawl run that found this version (crawl_runs.id)."),
-        Column("note", str, "Empty for an edit; 'repair: …' when the stored version was garbled (bad decoding) or a "
-               "newer barwatch reads a field the stored one lacks from the same page: a version without an alert; "
-               "'held: …' when the body shrank so much that the run is held and the change waits for "
-               "`barwatch release`."),
-    )),
-    "crawl_runs": Table("One row per crawl, with its counts and outcome", "id", (
-        Column("id", int, "Run number."),
-        Column("started_at", str, "Start (UTC)."),
-        Column("finished_at", str, "End (UTC); empty while running. A run whose process died is closed by the next "
-               "crawl, as interrupted."),
-        Column("status", str, _choices(RUN_STATUSES, {
-            "running": "still crawling, or its process died and no crawl has run since",
-            "partial": "some pages failed, the rest was stored",
-            "failed": "nothing fetched, robots.txt unreachable, every list disallowed, or a storage error",
-            "interrupted": "stopped or killed before the end",
-        }) + ".", RUN_STATUSES),
-        Column("mode", str, "incremental (each list until a page shows nothing new; known articles only as "
-               "revisits) or full (every list page, every listed article).", ("incremental", "full")),
-        Column("requests", int, "HTTP requests made."),
-        Column("new", int, "Articles archived for the first time."),
-        Column("changed", int, "Articles whose content changed."),
-        Column("unchanged", int, "Articles re-checked without change."),
-        Column("removed", int, "Articles found gone."),
-        Column("failed", int, "Failures recorded (its rows in failures): pages that could not be fetched, parsed "
-               "or stored."),
-        Column("baseline", int, "1 while the archive had no finished crawl (no run ok or partial, no channel out of "
-               "baseline): its first crawl or a retry of it. Which new articles send alerts follows each channel's "
-               "own baseline (channels.baseline_done_at)."),
-        Column("note", str, "Why a run failed, was interrupted or is held."),
-        Column("held", str, "Empty; " + _choices(HOLD_FLAGS, {
-            "suspect": "too many revisited articles changed, or a body shrank: its change alerts wait",
-            "released": "an operator confirmed it with `barwatch release`",
-        }) + ".", HOLD_FLAGS),
-    )),
+    "articles": Table(
+        "One row per article of lawyers.org.cn, its newest content",
+        "id",
+        (
+            Column("id", str, "The article's identity: the 32 hex digits after /info/ in its URL."),
+            Column(
+                "url", str, "Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http fold to it)."
+            ),
+            Column("section", str, "Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态."),
+            Column("title", str, "Title as the page shows it."),
+            Column("subtitle", str, "The line between title and metadata of a magazine piece (上海律师), else empty."),
+            Column(
+                "published",
+                str,
+                "Publication date (YYYY-MM-DD; YYYY-MM for a magazine issue), empty when none is "
+                "known; published_from says where it came from.",
+            ),
+            Column("author", str, "作者 from the metadata line, e.g. 办公室 or a committee."),
+            Column("source", str, "信息来源/来源 (press reprints name the newspaper)."),
+            Column("views", int, "Last seen view counter (阅读:N次); not content, changes on every fetch."),
+            Column("body", str, "Body text, one paragraph a line, page chrome and footer removed."),
+            Column("attachments", str, "JSON list of attachment links found in the body."),
+            Column(
+                "content_hash",
+                str,
+                f"SHA-256 of the normalised content fields ({', '.join(CONTENT_FIELDS)}); a change is a new version.",
+            ),
+            Column("first_seen", str, "When barwatch first archived the article (UTC)."),
+            Column("last_seen", str, "When the article was last fetched successfully, or confirmed by a 304 (UTC)."),
+            Column("last_changed", str, "When the content last changed: its newest version (UTC)."),
+            Column(
+                "status", str, "live, or removed once the site answered 404/410 (its text stays).", ("live", "removed")
+            ),
+            Column("version", int, "Current version number (1 = as first archived)."),
+            # Not in the public contract, but useful to operators and needed for conditional
+            # requests and the slow re-verification rotation.
+            Column(
+                "removed_at",
+                str,
+                "When the article was found gone (UTC); empty while live (a restored article clears it).",
+            ),
+            Column(
+                "last_checked",
+                str,
+                "When the site last answered for the article (UTC): a fetch, a 304 or a 404/410. "
+                "The slow re-verification rotation goes by it.",
+            ),
+            Column("etag", str, "HTTP ETag of the last fetch, for conditional requests."),
+            Column("last_modified", str, "HTTP Last-Modified of the last fetch, for conditional requests."),
+            Column(
+                "published_from",
+                str,
+                "Where published came from: page (printed on it), list (the list row that "
+                "linked to it) or issue (the magazine issue it names, as YYYY-MM). Only a page date is content: the "
+                "others never make a version.",
+                ("page", "list", "issue"),
+            ),
+            Column(
+                "channel",
+                str,
+                "The channel (channels.url_template) whose list first showed the article; empty when it "
+                "was first reached otherwise (a link on another page).",
+            ),
+            Column(
+                "search_key",
+                int,
+                "The article's row in the search index: its day (published, else first archived) in "
+                "the high bits and a slot in the low ones, so index order is date order; empty when not indexed "
+                "(removed, or written by another tool until barwatch reindex).",
+            ),
+            Column(
+                "search_checksum",
+                int,
+                "CRC-32 of the text the search index holds for the article (a contentless index "
+                "needs that text to forget it): a row changed outside barwatch is detected and the index rebuilt.",
+            ),
+        ),
+    ),
+    "versions": Table(
+        "Every content version of every article, with the diff from the one before",
+        ("article_id", "version"),
+        (
+            Column("article_id", str, "The article (articles.id)."),
+            Column("version", int, "1 for the first archived content, then one more per edit."),
+            Column("fetched_at", str, "When this version was fetched (UTC)."),
+            Column("title", str, "Title of this version."),
+            Column("subtitle", str, "Subtitle of this version (magazine pieces)."),
+            Column("published", str, "Publication date of this version as the page printed it."),
+            Column("author", str, "Author of this version."),
+            Column("source", str, "Source of this version."),
+            Column(
+                "body",
+                str,
+                "Body text of an earlier version; empty for the current one, whose body is articles.body "
+                "(stored once).",
+            ),
+            Column("content_hash", str, "SHA-256 of this version's normalised content fields."),
+            Column(
+                "diff",
+                str,
+                "Unified diff of the content fields, one paragraph a line, from the previous version "
+                "(empty for version 1).",
+            ),
+            Column("run_id", int, "The crawl run that found this version (crawl_runs.id)."),
+            Column(
+                "note",
+                str,
+                "Empty for an edit; 'repair: …' when the stored version was garbled (bad decoding) or a "
+                "newer barwatch reads a field the stored one lacks from the same page: a version without an alert; "
+                "'held: …' when the body shrank so much that the run is held and the change waits for "
+                "`barwatch release`.",
+            ),
+        ),
+    ),
+    "crawl_runs": Table(
+        "One row per crawl, with its counts and outcome",
+        "id",
+        (
+            Column("id", int, "Run number."),
+            Column("started_at", str, "Start (UTC)."),
+            Column(
+                "finished_at",
+                str,
+                "End (UTC); empty while running. A run whose process died is closed by the next crawl, as interrupted.",
+            ),
+            Column(
+                "status",
+                str,
+                _choices(
+                    RUN_STATUSES,
+                    {
+                        "running": "still crawling, or its process died and no crawl has run since",
+                        "partial": "some pages failed, the rest was stored",
+                        "failed": "nothing fetched, robots.txt unreachable, every list disallowed, or a storage error",
+                        "interrupted": "stopped or killed before the end",
+                    },
+                )
+                + ".",
+                RUN_STATUSES,
+            ),
+            Column(
+                "mode",
+                str,
+                "incremental (each list until a page shows nothing new; known articles only as "
+                "revisits) or full (every list page, every listed article).",
+                ("incremental", "full"),
+            ),
+            Column("requests", int, "HTTP requests made."),
+            Column("new", int, "Articles archived for the first time."),
+            Column("changed", int, "Articles whose content changed."),
+            Column("unchanged", int, "Articles re-checked without change."),
+            Column("removed", int, "Articles found gone."),
+            Column(
+                "failed",
+                int,
+                "Failures recorded (its rows in failures): pages that could not be fetched, parsed or stored.",
+            ),
+            Column(
+                "baseline",
+                int,
+                "1 while the archive had no finished crawl (no run ok or partial, no channel out of "
+                "baseline): its first crawl or a retry of it. Which new articles send alerts follows each channel's "
+                "own baseline (channels.baseline_done_at).",
+            ),
+            Column("note", str, "Why a run failed, was interrupted or is held."),
+            Column(
+                "held",
+                str,
+                "Empty; "
+                + _choices(
+                    HOLD_FLAGS,
+                    {
+                        "suspect": "too many revisited articles changed, or a body shrank: its change alerts wait",
+                        "released": "an operator confirmed it with `barwatch release`",
+                    },
+                )
+                + ".",
+                HOLD_FLAGS,
+            ),
+        ),
+    ),
     "channels": Table(
         # In baseline until one walk of it has finished: what is first seen before that is
         # backlog and announced to nobody.
-        "Each list barwatch walks, configured or discovered, with a baseline of its own", "url_template", (
-            Column("url_template", str, "The channel's identity: its list URL, relative to the site, with {page} where "
-                   "the page number goes (none for a list of one page)."),
-            Column("name", str, "The channel's name: the config's [[sections]] name, or the breadcrumb text that led "
-                   "to it."),
-            Column("first_page", int, "A discovered channel's first page number: mostly 1, 0 where the site counts "
-                   "from 0. When first_url is set, that is page first_page and the template starts at the next "
-                   "(index.html, then index_2.html). Empty for a configured one ([[sections]] first_page)."),
+        "Each list barwatch walks, configured or discovered, with a baseline of its own",
+        "url_template",
+        (
+            Column(
+                "url_template",
+                str,
+                "The channel's identity: its list URL, relative to the site, with {page} where "
+                "the page number goes (none for a list of one page).",
+            ),
+            Column(
+                "name",
+                str,
+                "The channel's name: the config's [[sections]] name, or the breadcrumb text that led to it.",
+            ),
+            Column(
+                "first_page",
+                int,
+                "A discovered channel's first page number: mostly 1, 0 where the site counts "
+                "from 0. When first_url is set, that is page first_page and the template starts at the next "
+                "(index.html, then index_2.html). Empty for a configured one ([[sections]] first_page).",
+            ),
             Column("first_url", str, "Its first page when that does not fit the template (index.html), else empty."),
             Column("how_found", str, f"config, or how discovery found it: {_HOW_DOC}.", ("config", *_HOW)),
             Column("found_on", str, "The page whose link led to it."),
-            Column("first_seen", str, "When barwatch first knew it (UTC): the first run with it configured, or its "
-                   "discovery."),
-            Column("baseline_done_at", str, "When its first walk finished (UTC); empty while in baseline "
-                   "(what it lists until then is backlog, announced to nobody)."),
+            Column(
+                "first_seen",
+                str,
+                "When barwatch first knew it (UTC): the first run with it configured, or its discovery.",
+            ),
+            Column(
+                "baseline_done_at",
+                str,
+                "When its first walk finished (UTC); empty while in baseline "
+                "(what it lists until then is backlog, announced to nobody).",
+            ),
             Column("last_walked", str, "When a walk of it last finished (UTC)."),
-            Column("newest_item", str, "The newest list date seen on it: a quiet channel is walked daily, a closed one "
-                   "weekly."),
+            Column(
+                "newest_item",
+                str,
+                "The newest list date seen on it: a quiet channel is walked daily, a closed one weekly.",
+            ),
             Column("articles_found", int, "Articles first archived from its lists."),
             Column("last_error", str, "What went wrong on its last walk, empty when it went well."),
             Column("js_pager", int, "1 when its pager only works by JavaScript: only page 1 is walked."),
-        )),
-    "candidates": Table("Every page offered as a possible channel list, and what it turned out to be", "url", (
-        Column("url", str, "A page some fetched page linked to as a possible channel list."),
-        Column("kind", str, _choices(_CANDIDATE_KINDS, {
-            "list": "channel names it", "hub": "a page of links to lists", "other": "asked again after recheck_after",
-        }) + ".", _CANDIDATE_KINDS),
-        Column("how", str, f"How it was offered: {_HOW_DOC}.", _HOW),
-        Column("text", str, "The link text."),
-        Column("found_on", str, "The page that linked to it."),
-        Column("depth", int, "Hub levels followed to reach it."),
-        Column("first_seen", str, "When it was first classified (UTC)."),
-        Column("checked_at", str, "When it was last classified (UTC)."),
-        Column("recheck_after", str, "For other: when it may be asked again (UTC)."),
-        Column("channel", str, "For list: the channel (channels.url_template) it is a page of."),
-        Column("note", str, "Why it is not a list, or what is special about it."),
-    )),
+        ),
+    ),
+    "candidates": Table(
+        "Every page offered as a possible channel list, and what it turned out to be",
+        "url",
+        (
+            Column("url", str, "A page some fetched page linked to as a possible channel list."),
+            Column(
+                "kind",
+                str,
+                _choices(
+                    _CANDIDATE_KINDS,
+                    {
+                        "list": "channel names it",
+                        "hub": "a page of links to lists",
+                        "other": "asked again after recheck_after",
+                    },
+                )
+                + ".",
+                _CANDIDATE_KINDS,
+            ),
+            Column("how", str, f"How it was offered: {_HOW_DOC}.", _HOW),
+            Column("text", str, "The link text."),
+            Column("found_on", str, "The page that linked to it."),
+            Column("depth", int, "Hub levels followed to reach it."),
+            Column("first_seen", str, "When it was first classified (UTC)."),
+            Column("checked_at", str, "When it was last classified (UTC)."),
+            Column("recheck_after", str, "For other: when it may be asked again (UTC)."),
+            Column("channel", str, "For list: the channel (channels.url_template) it is a page of."),
+            Column("note", str, "Why it is not a list, or what is special about it."),
+        ),
+    ),
     "backlog": Table(
         "Ids a channel's baseline walk listed but could not store then (a failed fetch): still backlog, not news, "
-        "when they arrive", "article_id", (
+        "when they arrive",
+        "article_id",
+        (
             Column("article_id", str, "An article a channel's baseline walk listed but could not store then."),
             Column("url_template", str, "The channel (channels.url_template)."),
             Column("added_at", str, "When (UTC). The row goes when the article is stored, without an alert."),
-        )),
+        ),
+    ),
     "incidents": Table(
         "Breakage of barwatch itself, open and closed: one notice when it starts, one when it clears, not one per run",
-        "key", (
+        "key",
+        (
             Column("key", str, f"What broke: {_INCIDENTS}."),
             Column("opened_at", str, "When it started (UTC); an operations notice went out."),
             Column("opened_run", int, "The run that started it; empty for one outside a run (channel-down)."),
             Column("closed_at", str, "When it cleared (UTC); empty while open."),
             Column("closed_run", int, "The run that cleared it; empty for one outside a run (channel-down)."),
             Column("detail", str, "The notice sent when it started."),
-        )),
-    "meta": Table("barwatch's own settings and bookkeeping in the archive", "key", (
-        Column("key", str, "A setting barwatch keeps in the archive itself."),
-        Column("value", str, "Its value."),
-    )),
-    "views": Table("The view counter of each article each time it was read", None, (
-        Column("article_id", str, "The article (articles.id)."),
-        Column("seen_at", str, "When the counter was read (UTC)."),
-        Column("count", int, "The view counter (阅读:N次) at that time."),
-    )),
+        ),
+    ),
+    "meta": Table(
+        "barwatch's own settings and bookkeeping in the archive",
+        "key",
+        (
+            Column("key", str, "A setting barwatch keeps in the archive itself."),
+            Column("value", str, "Its value."),
+        ),
+    ),
+    "views": Table(
+        "The view counter of each article each time it was read",
+        None,
+        (
+            Column("article_id", str, "The article (articles.id)."),
+            Column("seen_at", str, "When the counter was read (UTC)."),
+            Column("count", int, "The view counter (阅读:N次) at that time."),
+        ),
+    ),
     "alerts": Table(
         "The outbox: new, changed, removed and restored articles and operations notices, queued for every channel",
-        "id", (
+        "id",
+        (
             Column("id", int, "Alert number."),
             Column("article_id", str, "The article (articles.id); empty for an operations notice."),
-            Column("kind", str, _choices((*KINDS, OPERATIONS), {
-                "new": "first archived, outside a channel's baseline",
-                "changed": "a new version",
-                "removed": "the site answered 404/410",
-                "restored": "a removed article is back",
-                OPERATIONS: "a notice about barwatch itself: a failed run, repeated failures, a held run, a notify "
-                "channel down or refusing a message; sent whatever [alerts] kinds says",
-            }) + ".", (*KINDS, OPERATIONS)),
-            Column("run_id", int, "The run that raised it (crawl_runs.id); empty for a notice raised outside a run "
-                   "(about a notify channel)."),
+            Column(
+                "kind",
+                str,
+                _choices(
+                    (*KINDS, OPERATIONS),
+                    {
+                        "new": "first archived, outside a channel's baseline",
+                        "changed": "a new version",
+                        "removed": "the site answered 404/410",
+                        "restored": "a removed article is back",
+                        OPERATIONS: "a notice about barwatch itself: a failed run, repeated failures, a held run, a notify "
+                        "channel down or refusing a message; sent whatever [alerts] kinds says",
+                    },
+                )
+                + ".",
+                (*KINDS, OPERATIONS),
+            ),
+            Column(
+                "run_id",
+                int,
+                "The run that raised it (crawl_runs.id); empty for a notice raised outside a run "
+                "(about a notify channel).",
+            ),
             Column("created_at", str, "When it was queued (UTC)."),
             Column("version", int, "The article version the alert is about; empty for operations notices."),
             # Operations notices (kind "operations", no article): the incident they belong
             # to and the message itself.
-            Column("incident", str, f"Operations notices: the incident (incidents.key: {_INCIDENTS}), or "
-                   f"refused:<fingerprint> when a channel refused alerts {MAX_REFUSALS} times."),
+            Column(
+                "incident",
+                str,
+                f"Operations notices: the incident (incidents.key: {_INCIDENTS}), or "
+                f"refused:<fingerprint> when a channel refused alerts {MAX_REFUSALS} times.",
+            ),
             Column("notice", str, "Operations notices: the message."),
-        )),
-    "failures": Table("What went wrong in a run; stored articles are never touched by it", "id", (
-        Column("id", int, "Failure number."),
-        Column("run_id", int, "The run (crawl_runs.id)."),
-        Column("url", str, "The URL that failed."),
-        Column("article_id", str, "The article, when the URL is one."),
-        Column("kind", str, _choices(FAILURE_KINDS, {
-            "fetch": "an article page could not be fetched",
-            "list": "a list page could not be fetched or read",
-            "http": "an answer about an article never archived: 404/410 or 304",
-            "parse": "an article page that did not parse, e.g. an error page served with 200",
-            "extraction": "the page lost its title or body; the drift guard kept the stored version",
-            "encoding": "the page did not decode cleanly",
-            "redirect": "off the site or to another article, or a loop",
-            "robots": "robots.txt unreachable: the run fails",
-            "storage": "the archive could not store a page",
-        }) + ".", FAILURE_KINDS),
-        Column("message", str, "What went wrong."),
-        Column("at", str, "When (UTC)."),
-    )),
+        ),
+    ),
+    "failures": Table(
+        "What went wrong in a run; stored articles are never touched by it",
+        "id",
+        (
+            Column("id", int, "Failure number."),
+            Column("run_id", int, "The run (crawl_runs.id)."),
+            Column("url", str, "The URL that failed."),
+            Column("article_id", str, "The article, when the URL is one."),
+            Column(
+                "kind",
+                str,
+                _choices(
+                    FAILURE_KINDS,
+                    {
+                        "fetch": "an article page could not be fetched",
+                        "list": "a list page could not be fetched or read",
+                        "http": "an answer about an article never archived: 404/410 or 304",
+                        "parse": "an article page that did not parse, e.g. an error page served with 200",
+                        "extraction": "the page lost its title or body; the drift guard kept the stored version",
+                        "encoding": "the page did not decode cleanly",
+                        "redirect": "off the site or to another article, or a loop",
+                        "robots": "robots.txt unreachable: the run fails",
+                        "storage": "the archive could not store a page",
+                    },
+                )
+                + ".",
+                FAILURE_KINDS,
+            ),
+            Column("message", str, "What went wrong."),
+            Column("at", str, "When (UTC)."),
+        ),
+    ),
     # Where alerts go, each known by a fingerprint that holds no secret. A channel takes
     # the alerts numbered after start_after: one added later does not replay the archive's
     # history.
-    "notify_channels": Table("Where alerts go: the mail and each chat URL, by a fingerprint without the secret",
-                             "fingerprint", (
-        Column("fingerprint", str, "The channel's identity without its secret: email for the mail, <service>:<hash> "
-               "for a chat URL."),
-        Column("kind", str, "email, or the chat URL's service (wecombot, dingtalk, feishu, json …)."),
-        Column("label", str, "A printable description, secrets masked."),
-        Column("first_seen", str, "When barwatch first used it (UTC)."),
-        Column("start_after", int, "It takes the alerts numbered after this one (a channel added later does not "
-               "replay history)."),
-        Column("last_ok", str, "When it last accepted a message (UTC)."),
-        Column("last_error", str, "What went wrong the last time it failed."),
-        Column("failing_since", str, "Since when it has been failing (UTC); empty while it works."),
-    )),
+    "notify_channels": Table(
+        "Where alerts go: the mail and each chat URL, by a fingerprint without the secret",
+        "fingerprint",
+        (
+            Column(
+                "fingerprint",
+                str,
+                "The channel's identity without its secret: email for the mail, <service>:<hash> for a chat URL.",
+            ),
+            Column("kind", str, "email, or the chat URL's service (wecombot, dingtalk, feishu, json …)."),
+            Column("label", str, "A printable description, secrets masked."),
+            Column("first_seen", str, "When barwatch first used it (UTC)."),
+            Column(
+                "start_after",
+                int,
+                "It takes the alerts numbered after this one (a channel added later does not replay history).",
+            ),
+            Column("last_ok", str, "When it last accepted a message (UTC)."),
+            Column("last_error", str, "What went wrong the last time it failed."),
+            Column("failing_since", str, "Since when it has been failing (UTC); empty while it works."),
+        ),
+    ),
     # The outbox's record of each alert on each channel: a row appears at the first attempt.
-    "deliveries": Table("Each alert on each channel: sent, pending with its last error, or given up",
-                        ("alert_id", "channel"), (
-        Column("alert_id", int, "The alert (alerts.id)."),
-        Column("channel", str, "The channel (notify_channels.fingerprint)."),
-        Column("sent_at", str, "When the channel accepted it (UTC); empty while pending."),
-        Column("attempts", int, "Delivery attempts so far."),
-        Column("refused", int, "Failures while the same channel accepted other messages (it is up and refuses this "
-               f"one); at {MAX_REFUSALS} barwatch gives up."),
-        Column("last_error", str, "Error of the last failed attempt."),
-        Column("gave_up_at", str, f"When barwatch stopped retrying it on this channel (UTC): refused {MAX_REFUSALS} "
-               "times; an operations notice said so."),
-    )),
+    "deliveries": Table(
+        "Each alert on each channel: sent, pending with its last error, or given up",
+        ("alert_id", "channel"),
+        (
+            Column("alert_id", int, "The alert (alerts.id)."),
+            Column("channel", str, "The channel (notify_channels.fingerprint)."),
+            Column("sent_at", str, "When the channel accepted it (UTC); empty while pending."),
+            Column("attempts", int, "Delivery attempts so far."),
+            Column(
+                "refused",
+                int,
+                "Failures while the same channel accepted other messages (it is up and refuses this "
+                f"one); at {MAX_REFUSALS} barwatch gives up.",
+            ),
+            Column("last_error", str, "Error of the last failed attempt."),
+            Column(
+                "gave_up_at",
+                str,
+                f"When barwatch stopped retrying it on this channel (UTC): refused {MAX_REFUSALS} "
+                "times; an operations notice said so.",
+            ),
+        ),
+    ),
 }
 
 # The search index (storage.search) is a table too, derived from articles: not created here.
@@ -513,6 +709,7 @@ def readme_with_table(text: str) -> str:
         raise ValueError(f"no {README_START} ... {README_END} markers")
     return text[: start + len(README_START)] + readme_section() + text[end:]
 
+
 def dict_rows(cursor: sqlite3.Cursor) -> list[dict]:
     """A cursor's rows as dicts keyed by column name (every reader of the archive)."""
     names = [d[0] for d in cursor.description]
@@ -541,8 +738,10 @@ def main(argv: list[str] | None = None) -> int:
     if updated == text:
         return 0
     if args.check_readme:
-        print(f"barwatch: {path}: the archive table is behind; run python -m storage.schema --write-readme {path}",
-              file=sys.stderr)
+        print(
+            f"barwatch: {path}: the archive table is behind; run python -m storage.schema --write-readme {path}",
+            file=sys.stderr,
+        )
         return 1
     path.write_text(updated, encoding="utf-8")
     print(f"barwatch: {path}: archive table updated", file=sys.stderr)

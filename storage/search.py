@@ -22,6 +22,7 @@ checksum of that text, and every update recomputes the old text from the old row
 same transaction. Opening an archive never scans the index; a crawl's open checks it in
 SQL and rebuilds it when it cannot be kept up row by row (``barwatch reindex`` does the same on demand).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -223,7 +224,9 @@ def _index_rowids(conn: sqlite3.Connection, rowids: list[int], progress: Progres
         ).fetchall()
         for rowid, aid, *values in rows:
             key, checksum = index_entry(conn, None, {"id": aid, **dict(zip(_INDEXED_FIELDS, values))})
-            conn.execute("UPDATE articles SET search_key = ?, search_checksum = ? WHERE rowid = ?", [key, checksum, rowid])
+            conn.execute(
+                "UPDATE articles SET search_key = ?, search_checksum = ? WHERE rowid = ?", [key, checksum, rowid]
+            )
         if progress is not None:
             progress(min(start + len(chunk), total), total)
 
@@ -298,7 +301,9 @@ def forget(db, old: dict) -> None:
     if _checksum(columns) != old.get("search_checksum"):
         _set_meta(_conn(db), DIRTY_KEY, f"article {old.get('id')} was changed outside barwatch")
         return
-    _conn(db).execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [key, *columns])
+    _conn(db).execute(
+        f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES ('delete', ?, ?, ?)", [key, *columns]
+    )
 
 
 # ---------------------------------------------------------------------------- queries
@@ -376,7 +381,9 @@ def parse_query(query: str) -> tuple[list[list[list[str]]], list[list[str]]]:
         if excluded:
             raise ValueError(f"search query {query!r} only excludes words: give at least one word to look for")
         if items and all(kind == "or" for kind, _ in items):
-            raise ValueError(f"search query {query!r} is only the operator OR: put it between two words, e.g. 调解 OR 仲裁")
+            raise ValueError(
+                f"search query {query!r} is only the operator OR: put it between two words, e.g. 调解 OR 仲裁"
+            )
         raise ValueError(f"search query {query!r} has no letters, digits or Chinese characters to search for")
     if sum(len(g) for g in groups) + len(excluded) > MAX_TERMS:
         raise ValueError(f"search query has more than {MAX_TERMS} terms")
@@ -424,8 +431,7 @@ def _in_section(section: str) -> str:
     # keys of their articles become one temporary b-tree. The "+" keeps the test away from
     # FTS5, which would otherwise be asked once per key and lose its rowid order.
     return (
-        f"(({section}) IS NULL OR +[{FTS_TABLE}].rowid IN "
-        f"(SELECT search_key FROM articles WHERE section IN sections))"
+        f"(({section}) IS NULL OR +[{FTS_TABLE}].rowid IN (SELECT search_key FROM articles WHERE section IN sections))"
     )
 
 
@@ -630,11 +636,20 @@ def search(
         raise ValueError("limit must be at least 1")
     sql = search_sql(
         "a.id, a.url, a.title, a.subtitle, a.published, a.section, a.body, h.rank",
-        expr=":expr", title_expr=":title_expr", query=":query", section=":section", since=":since", limit=":limit",
+        expr=":expr",
+        title_expr=":title_expr",
+        query=":query",
+        section=":section",
+        since=":since",
+        limit=":limit",
     )
     params = {
-        "expr": fts_query(query), "title_expr": fts_query(query, title_only=True), "query": query,
-        "section": section or None, "since": since, "limit": limit,
+        "expr": fts_query(query),
+        "title_expr": fts_query(query, title_only=True),
+        "query": query,
+        "section": section or None,
+        "since": since,
+        "limit": limit,
     }
     conn = _conn(db)
     register_functions(conn)

@@ -6,6 +6,7 @@ opened in Datasette's normal (mutable, read-only connection) mode, not ``immutab
 the crawler keeps writing to it, WAL lets those writes and these reads run side by side,
 and every request sees the newest committed rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ ARTICLE_PAGE = "-/article/{id}"
 # optional filters (an empty form field is no filter).
 SEARCH_SQL = search.search_sql(
     "a.id, a.title, a.published, a.section, barwatch_snippet(a.body, :q) as snippet, a.url",
-    expr="barwatch_fts_query(:q)", title_expr="barwatch_fts_query(:q, 1)", query=":q",
-    section="nullif(:section, '')", since="nullif(:since, '')", limit="50",
+    expr="barwatch_fts_query(:q)",
+    title_expr="barwatch_fts_query(:q, 1)",
+    query=":q",
+    section="nullif(:section, '')",
+    since="nullif(:since, '')",
+    limit="50",
 )
 
 NEW_ARTICLES_SQL = """
@@ -50,9 +55,12 @@ order by v.fetched_at desc, v.article_id, v.version desc
 limit 100
 """
 
-ARTICLE_HISTORY_SQL = """
+ARTICLE_HISTORY_SQL = (
+    """
 select v.version, v.fetched_at, v.title, v.published, v.author, v.source,
-       length(""" + version_body_sql("v", "a") + """) as body_chars, v.diff, v.content_hash
+       length("""
+    + version_body_sql("v", "a")
+    + """) as body_chars, v.diff, v.content_hash
 from versions v join articles a on a.id = v.article_id
 where v.article_id in (
   select id from articles where id = lower(trim(:id))
@@ -60,6 +68,7 @@ where v.article_id in (
 )
 order by v.article_id, v.version
 """
+)
 
 PER_MONTH_QUERY_SQL = """
 select substr(published, 1, 7) as month,

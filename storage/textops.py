@@ -5,6 +5,7 @@ up an article's content, each normalised so that chrome churn and typographic no
 (full-width versus half-width colons, non-breaking spaces, doubled blanks) never look like
 an edit. What changed, character by character, and how it is shown: :mod:`storage.diffs`.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -13,7 +14,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 # The fields whose change is an edit (SITE.md: "An edit is a change in title, date,
@@ -32,10 +33,19 @@ _SPACE_RE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufe
 # several code points that editors swap freely: unify those by hand.
 _PUNCT_MAP = str.maketrans(
     {
-        "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
-        "\u300c": '"', "\u300d": '"',
-        "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-        "\u3002": ".", "\u3001": ",", "\uff61": ".",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u300c": '"',
+        "\u300d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u3002": ".",
+        "\u3001": ",",
+        "\uff61": ".",
     }
 )
 
@@ -162,7 +172,7 @@ def local_time(stamp: str | None, zone: str = SITE_TIMEZONE) -> str:
     except ValueError:
         return text
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 

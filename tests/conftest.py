@@ -5,6 +5,7 @@ module: modules set its state and fault switches themselves (and reset them), so
 module's switches never leak into another's. A module that needs a fresh site per test
 (tests/test_fixture_site.py) defines its own.
 """
+
 from __future__ import annotations
 
 import pytest

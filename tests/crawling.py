@@ -1,5 +1,6 @@
 """Helpers for tests that crawl the fixture site: one `barwatch crawl` process per crawl,
 exactly as cron or the daemon runs it (a Twisted reactor cannot restart in one process)."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,11 @@ NOW = "2026-02-01T09:00:00Z"
 def barwatch(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"barwatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -28,8 +33,19 @@ def barwatch(*args: str, timeout: float = 120, check: bool = True) -> subprocess
 
 def crawl(db: Path, site, *extra: str, now: str = NOW, config: Path = FIXTURE_CONFIG, check: bool = True):
     return barwatch(
-        "crawl", "--db", str(db), "--config", str(config), "--base-url", site.base_url, "--now", now,
-        "--log-level", LOG_LEVEL, *extra, check=check,
+        "crawl",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "--base-url",
+        site.base_url,
+        "--now",
+        now,
+        "--log-level",
+        LOG_LEVEL,
+        *extra,
+        check=check,
     )
 
 
@@ -45,8 +61,20 @@ def stored_record(row: dict) -> dict:
 
     ``published`` is the page's own reading (a date from the list row or the magazine
     issue is not content); ``issue`` is not stored and reads as None."""
-    keys = ("id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views", "body",
-            "attachments")
+    keys = (
+        "id",
+        "url",
+        "section",
+        "title",
+        "subtitle",
+        "published",
+        "issue",
+        "author",
+        "source",
+        "views",
+        "body",
+        "attachments",
+    )
     out = {k: row.get(k) for k in keys}
     if row.get("published_from") != "page":
         out["published"] = None

@@ -1,13 +1,14 @@
 """The archive API on tmp_path databases with a frozen clock."""
+
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from storage.archive import Archive, ArchiveError, DriftGuard
 from storage.search import search
 
-NOW = datetime(2026, 11, 28, 8, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 
 
@@ -77,7 +78,9 @@ def test_removed_and_back(archive):
     assert [r["id"] for r in search(archive.db, "律师事务所")] == [A]  # back in the index
     # Back is an event of its own (a reader who heard "removed" must hear it too).
     assert [(x["kind"], x["run_id"], x["version"]) for x in archive.alerts()] == [
-        ("removed", run2, 1), ("restored", run3, 1)]
+        ("removed", run2, 1),
+        ("restored", run3, 1),
+    ]
     assert [e["kind"] for e in archive.events(A)] == ["removed", "restored"]
     # Back through a 304 answer, and back with new text (restored and changed).
     run4 = archive.start_run("incremental")
@@ -87,7 +90,12 @@ def test_removed_and_back(archive):
     assert archive.record_gone(run5, A, "u", 404) == "removed"
     assert archive.record_article(run5, rec(A, body="律师事务所的新正文")) == "changed"
     assert [(x["kind"], x["run_id"], x["version"]) for x in archive.alerts()][2:] == [
-        ("removed", run4, 1), ("restored", run4, 1), ("removed", run5, 1), ("changed", run5, 2), ("restored", run5, 2)]
+        ("removed", run4, 1),
+        ("restored", run4, 1),
+        ("removed", run5, 1),
+        ("changed", run5, 2),
+        ("restored", run5, 2),
+    ]
     assert [e["kind"] for e in archive.events(A)] == ["removed", "restored"] * 3
 
 

@@ -5,6 +5,7 @@ tests/test_pages.py (a baseline, then an edit, a new article, a removal). Chines
 needs fonts-noto-cjk installed; without it every character is a box, and the widths
 measured here would be a box's.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,14 @@ def browser():
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
             timeout=60_000,
         )
         try:
@@ -108,7 +115,14 @@ def test_a_changed_articles_page_shows_its_diff_highlighted_in_the_first_screen(
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/?q=律师", "/fixture/articles", f"/fixture/-/article/{GUIDE}", "/fixture/recent_changes", "/fixture/-/chart"],
+    [
+        "/",
+        "/?q=律师",
+        "/fixture/articles",
+        f"/fixture/-/article/{GUIDE}",
+        "/fixture/recent_changes",
+        "/fixture/-/chart",
+    ],
 )
 def test_nothing_scrolls_sideways_at_1280(server, page, path):
     base, _ = server
@@ -130,7 +144,9 @@ def test_dates_do_not_wrap(server, page):
     base, _ = server
     page.goto(f"{base}/fixture/articles")
     # One line box per date: a date that wraps (2025-12- / 16) has two.
-    lines = page.locator("table.barwatch-articles td.col-published, table.barwatch-articles td.col-last_changed").evaluate_all(
+    lines = page.locator(
+        "table.barwatch-articles td.col-published, table.barwatch-articles td.col-last_changed"
+    ).evaluate_all(
         """cells => cells.map(c => { const r = document.createRange(); r.selectNodeContents(c);
              return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })"""
     )
@@ -194,4 +210,6 @@ def test_new_rows_appear_without_restarting(server, page):
         assert archive.record_article(run_id, edited) == "changed"
         archive.finish_run(run_id, requests=1)
     page.goto(f"{base}/")
-    expect(page.locator("section.latest li a.title").first).to_have_text("律师办理商品房预售合同纠纷案件业务指引（修订）")
+    expect(page.locator("section.latest li a.title").first).to_have_text(
+        "律师办理商品房预售合同纠纷案件业务指引（修订）"
+    )

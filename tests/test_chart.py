@@ -1,5 +1,6 @@
 """The chart of articles per month by section (``/<db>/-/chart``): an SVG that scales to
 its container, month labels that do not touch at any font tier, an HTML legend."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,9 @@ def one_a_month(first: str, last: str, sections: int = 1) -> list[tuple[str, str
 
 
 # ---------------------------------------------------------------------------- the SVG's size
-@pytest.mark.parametrize("first,last", [("2025-06", "2025-06"), ("2024-11", "2025-01"), ("2012-05", "2026-01"),
-                                        ("1990-01", "2026-12")])
+@pytest.mark.parametrize(
+    "first,last", [("2025-06", "2025-06"), ("2024-11", "2025-01"), ("2012-05", "2026-01"), ("1990-01", "2026-12")]
+)
 def test_svg_scales_to_its_container(first, last):
     svg = chart.chart_svg(one_a_month(first, last))
     root = parse(svg)
@@ -59,7 +61,7 @@ def test_svg_scales_to_its_container(first, last):
     # Every bar lies inside the viewBox, so inside the container.
     for bar in bars(root):
         x, w = float(bar.get("x")), float(bar.get("width"))
-        assert 0 <= x and x + w <= chart.VIEW_W - chart.RIGHT + 0.01, bar.attrib
+        assert x >= 0 and x + w <= chart.VIEW_W - chart.RIGHT + 0.01, bar.attrib
 
 
 def test_bar_count_is_months_times_stacked_sections():
@@ -135,14 +137,29 @@ def test_labels_for_a_long_range():
 def test_labels_for_a_short_range():
     root = parse(chart.chart_svg(one_a_month("2024-11", "2025-12")))
     assert [t for _, t in ticks(root, chart.DEFAULT_TIER)] == [
-        "2024-11", "2025-01", "2025-03", "2025-05", "2025-07", "2025-09", "2025-11",
+        "2024-11",
+        "2025-01",
+        "2025-03",
+        "2025-05",
+        "2025-07",
+        "2025-09",
+        "2025-11",
     ]
     assert [t for _, t in ticks(root, 0)] == ["2025-01", "2025-04", "2025-07", "2025-10"]
     assert [t for _, t in ticks(root, 4)] == months_between("2024-11", "2025-12")
 
 
-@pytest.mark.parametrize("first,last", [("2025-06", "2025-06"), ("2024-11", "2025-01"), ("2024-11", "2025-12"),
-                                        ("2022-03", "2025-08"), ("2012-05", "2026-01"), ("1990-01", "2026-12")])
+@pytest.mark.parametrize(
+    "first,last",
+    [
+        ("2025-06", "2025-06"),
+        ("2024-11", "2025-01"),
+        ("2024-11", "2025-12"),
+        ("2022-03", "2025-08"),
+        ("2012-05", "2026-01"),
+        ("1990-01", "2026-12"),
+    ],
+)
 def test_labels_never_touch_nor_leave_the_chart(first, last):
     root = parse(chart.chart_svg(one_a_month(first, last)))
     for tier, (_, font) in enumerate(chart.TIERS):
@@ -159,9 +176,7 @@ def test_style_picks_font_size_by_container_width():
     style = parse(svg).find(f"{SVG}style").text
     assert "svg.barwatch-chart text{font-size:15px}" in style  # no container: the viewBox width
     assert "@container (max-width:479.98px){svg.barwatch-chart text{font-size:32px}" in style
-    assert (
-        "@container (min-width:1050px) and (max-width:1439.98px){svg.barwatch-chart text{font-size:11.5px}" in style
-    )
+    assert "@container (min-width:1050px) and (max-width:1439.98px){svg.barwatch-chart text{font-size:11.5px}" in style
     assert "@container (min-width:1440px){svg.barwatch-chart text{font-size:9px}" in style
     assert "<" not in style and "&" not in style  # parsed as markup inside inline SVG
 

@@ -1,4 +1,5 @@
 """Chat digests: exact bodies in text and markdown, splitting to each service's limit, pacing."""
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,14 @@ def aid(n: int) -> str:
 
 
 def content(title, body="第一段。", **kw) -> dict:
-    record = {"title": title, "subtitle": None, "published": "2024-05-01", "author": "张三", "source": None, "body": body}
+    record = {
+        "title": title,
+        "subtitle": None,
+        "published": "2024-05-01",
+        "author": "张三",
+        "source": None,
+        "body": body,
+    }
     record.update(kw)
     return record
 
@@ -59,20 +67,40 @@ def alert(n: int, kind: str, title: str | None = None, *, run_id: int | None = 7
 
 
 def ops(n: int, notice: str, **kw) -> PendingAlert:
-    return alert(n, "operations", None, article_id=None, url=None, section=None, article_status=None,
-                 content=content(None, body=None), notice=notice, incident="run-failed", **kw)
+    return alert(
+        n,
+        "operations",
+        None,
+        article_id=None,
+        url=None,
+        section=None,
+        article_status=None,
+        content=content(None, body=None),
+        notice=notice,
+        incident="run-failed",
+        **kw,
+    )
 
 
 def changed(n: int, title: str, old_body: str, new_body: str, **kw) -> PendingAlert:
-    return alert(n, "changed", title, content=content(title, new_body), previous=content(title, old_body),
-                 previous_version=1, **kw)
+    return alert(
+        n,
+        "changed",
+        title,
+        content=content(title, new_body),
+        previous=content(title, old_body),
+        previous_version=1,
+        **kw,
+    )
 
 
 def digest_alerts() -> list[PendingAlert]:
     # Deliberately out of display order: notices first, then new, changed, removed, restored.
     return [
         alert(1, "new", "关于2024年度律师执业考核的通知"),
-        changed(2, "会员大会延期举行", "第一段。\n会议定于5月10日在协会举行。", "第一段。\n会议定于6月20日在协会举行。"),
+        changed(
+            2, "会员大会延期举行", "第一段。\n会议定于5月10日在协会举行。", "第一段。\n会议定于6月20日在协会举行。"
+        ),
         alert(3, "removed", "已撤下的公告"),
         alert(4, "restored", "恢复的文章"),
         ops(5, "第 7 次抓取失败：连接超时\n已重试 3 次"),
@@ -99,7 +127,7 @@ def test_format_table():
     assert format_for("DingTalk://token/secret") is FORMATS["dingtalk"]
     for other in ("json", "form", "tgram", "matrix", "", "nonsense"):
         assert format_for(other) is DEFAULT_FORMAT
-    assert DEFAULT_FORMAT == ChatFormat("default", False, 4000, "chars", 20)
+    assert ChatFormat("default", False, 4000, "chars", 20) == DEFAULT_FORMAT
     with pytest.raises(ValueError):
         ChatFormat("x", False, 100, "words", None)  # type: ignore[arg-type]
 
@@ -214,17 +242,15 @@ def test_changes_beyond_max_changes_are_counted():
     old = "\n".join(f"第{i}段旧。" for i in range(1, 5))
     new = "\n".join(f"第{i}段新。" for i in range(1, 5))
     body = one([changed(2, "多处修改", old, new)], WECOM, max_changes=2).body
-    assert body.endswith(
-        "第1段：第1段[-旧-]{+新+}。\n"
-        "第2段：第2段[-旧-]{+新+}。\n"
-        "（另有 2 处修改未列出）"
-    )
+    assert body.endswith("第1段：第1段[-旧-]{+新+}。\n第2段：第2段[-旧-]{+新+}。\n（另有 2 处修改未列出）")
 
 
 def test_one_digest_per_run_and_no_run_line_without_a_run():
     messages = chat_messages(
         [alert(1, "new", "甲", run_id=7), alert(2, "new", "乙", run_id=8), ops(3, "通知", run_id=None)],
-        WECOM, zone=ZONE, web=PUBLIC,
+        WECOM,
+        zone=ZONE,
+        web=PUBLIC,
     )
     assert [m.alert_ids for m in messages] == [(1,), (2,), (3,)]
     assert messages[1].body.split("\n")[1] == "第 8 次抓取（2024-05-02 16:00 开始）发现："
@@ -317,9 +343,12 @@ def test_a_long_digest_splits_for_wecom_between_whole_entries():
 
 
 def test_split_respects_every_format_and_limit():
-    alerts = [ops(1, "运行失败\n" + "细节" * 50)] + many_new(30) + [
-        changed(300 + i, f"修改{i}", f"第{i}段旧文。" * 20, f"第{i}段新文。" * 20) for i in range(10)
-    ] + [alert(400 + i, "removed", f"删除{i}") for i in range(10)]
+    alerts = (
+        [ops(1, "运行失败\n" + "细节" * 50)]
+        + many_new(30)
+        + [changed(300 + i, f"修改{i}", f"第{i}段旧文。" * 20, f"第{i}段新文。" * 20) for i in range(10)]
+        + [alert(400 + i, "removed", f"删除{i}") for i in range(10)]
+    )
     for markdown in (False, True):
         for unit in ("bytes", "chars"):
             for limit in (400, 517, 1000, 2048):
@@ -337,8 +366,9 @@ def test_an_oversized_entry_is_shortened_not_dropped():
     new = "\n".join(f"第{i}段：" + "新写的文字全然不同" * 20 + f"{i}" for i in range(20))
     big = changed(9, "长文修改", old, new)
     for fmt in (WECOM, DINGTALK, ChatFormat("small", False, 500, "chars", None)):
-        messages = chat_messages([alert(8, "new", "前一篇"), big, alert(10, "new", "后一篇")], fmt,
-                                 zone=ZONE, web=PUBLIC, max_changes=30)
+        messages = chat_messages(
+            [alert(8, "new", "前一篇"), big, alert(10, "new", "后一篇")], fmt, zone=ZONE, web=PUBLIC, max_changes=30
+        )
         assert [i for m in messages for i in m.alert_ids] == [8, 10, 9]  # new first, then changed
         assert all(body_size(m, fmt) <= fmt.limit for m in messages)
         cut = next(m for m in messages if 9 in m.alert_ids)

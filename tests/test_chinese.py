@@ -1,6 +1,7 @@
 """storage.chinese: the one traditional-to-simplified table and pinyin-note pattern, the
 parser's key and the search index's folded form, checked from tables of exact cases; and
 no second table or pattern anywhere else in barwatch's code."""
+
 from __future__ import annotations
 
 import ast

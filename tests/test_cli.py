@@ -1,4 +1,5 @@
 """The barwatch command: each command against tmp_path archives and the fixture site."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,22 @@ def test_every_command_has_help_with_an_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert sorted(commands) == sorted(
-        ["crawl", "migrate", "reindex", "inspect", "runs", "channels", "release", "history", "diff", "notify", "search", "serve",
-         "daemon", "demo"]
+        [
+            "crawl",
+            "migrate",
+            "reindex",
+            "inspect",
+            "runs",
+            "channels",
+            "release",
+            "history",
+            "diff",
+            "notify",
+            "search",
+            "serve",
+            "daemon",
+            "demo",
+        ]
     )
     for name, sub in commands.items():
         text = sub.format_help()
@@ -44,10 +59,15 @@ def test_every_command_has_help_with_an_example(capsys):
 
 def test_broken_config_exits_2_naming_file_and_key(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[site]\nbase_url = "https://www.lawyers.org.cn"\n[[sections]]\nname = "x"\nlist_url = "/x"\n', encoding="utf-8")
+    bad.write_text(
+        '[site]\nbase_url = "https://www.lawyers.org.cn"\n[[sections]]\nname = "x"\nlist_url = "/x"\n', encoding="utf-8"
+    )
     assert main(["crawl", "--db", str(tmp_path / "a.db"), "--config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err == f"barwatch: config error: {bad}: sections[0].list_url: must contain {{page}} where the page number goes\n"
+    assert (
+        err
+        == f"barwatch: config error: {bad}: sections[0].list_url: must contain {{page}} where the page number goes\n"
+    )
     assert not (tmp_path / "a.db").exists()  # nothing was started
 
 
@@ -60,8 +80,20 @@ def test_dead_server_counts_failures_and_loses_nothing(edited_archive, tmp_path)
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     config = tmp_path / "no-retry.toml"  # fixture config ends in [crawl]: the key lands there
     config.write_text(FIXTURE_CONFIG.read_text(encoding="utf-8") + "retry_times = 0\n", encoding="utf-8")
-    proc = barwatch("crawl", "--db", str(db), "--config", str(config), "--base-url", dead,
-                    "--now", NOW, "--log-level", "ERROR", check=False)
+    proc = barwatch(
+        "crawl",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "--base-url",
+        dead,
+        "--now",
+        NOW,
+        "--log-level",
+        "ERROR",
+        check=False,
+    )
     assert proc.returncode == 1
     with Archive(db) as archive:
         run = archive.runs()[0]
@@ -107,7 +139,9 @@ def test_history_and_diff_show_the_edit(edited_archive, capsys):
     out = capsys.readouterr().out
     assert "{+或者购房人书面通知解除合同之日+}" in out
     assert "交付期限届满之次日起算至实际交付之日{+或者购房人书面通知解除合同之日+}止。" in out
-    assert main(["diff", f"https://wx.lawyers.org.cn/info/{spec.EDITED_ID}", "--db", str(edited_archive), "--plain"]) == 0
+    assert (
+        main(["diff", f"https://wx.lawyers.org.cn/info/{spec.EDITED_ID}", "--db", str(edited_archive), "--plain"]) == 0
+    )
     assert capsys.readouterr().out == out  # a URL names the article as well as its id
     assert main(["diff", spec.EDITED_ID, "--db", str(edited_archive), "--version", "1"]) == 2
     assert main(["history", "ffff", "--db", str(edited_archive)]) == 2
@@ -177,8 +211,11 @@ def test_crawl_then_notify_sends_one_digest_once(site, tmp_path):
     port = free_port()
     server = start_server(port)
     env = {
-        "BARWATCH_SMTP_HOST": "127.0.0.1", "BARWATCH_SMTP_PORT": str(port), "BARWATCH_SMTP_TLS": "none",
-        "BARWATCH_MAIL_FROM": "barwatch@example.org", "BARWATCH_MAIL_TO": "team@example.org",
+        "BARWATCH_SMTP_HOST": "127.0.0.1",
+        "BARWATCH_SMTP_PORT": str(port),
+        "BARWATCH_SMTP_TLS": "none",
+        "BARWATCH_MAIL_FROM": "barwatch@example.org",
+        "BARWATCH_MAIL_TO": "team@example.org",
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -263,18 +300,24 @@ def test_inspect_saved_list_page(site, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- argument checks
 BAD_ARGS = [
-    (["crawl", "--log-level", "verbose"],
-     "argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'verbose'"),
+    (
+        ["crawl", "--log-level", "verbose"],
+        "argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'verbose'",
+    ),
     (["serve", "--port", "0"], "argument --port: must be a port number from 1 to 65535, not '0'"),
     (["serve", "--port", "65536"], "argument --port: must be a port number from 1 to 65535, not '65536'"),
     (["serve", "--port", "http"], "argument --port: must be a port number from 1 to 65535, not 'http'"),
     (["runs", "--limit", "0"], "argument --limit: must be a whole number of at least 1, not '0'"),
     (["runs", "--limit", "ten"], "argument --limit: must be a whole number of at least 1, not 'ten'"),
     (["search", "律师", "--limit", "-5"], "argument --limit: must be a whole number of at least 1, not '-5'"),
-    (["search", "律师", "--since", "2024-02-30"],
-     "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '2024-02-30'"),
-    (["search", "律师", "--since", "20240101"],
-     "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '20240101'"),
+    (
+        ["search", "律师", "--since", "2024-02-30"],
+        "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '2024-02-30'",
+    ),
+    (
+        ["search", "律师", "--since", "20240101"],
+        "argument --since: must be a date as YYYY-MM-DD, e.g. 2024-01-31, not '20240101'",
+    ),
     (["release", "0"], "argument run_id: must be a whole number of at least 1, not '0'"),
     (["release", "x"], "argument run_id: must be a whole number of at least 1, not 'x'"),
     (["diff", spec.EDITED_ID, "--version", "0"], "argument --version: must be a whole number of at least 1, not '0'"),
@@ -293,15 +336,20 @@ def test_bad_argument_exits_2_with_a_message(args, message, capsys):
 
 def test_bad_arguments_from_the_shell_print_no_traceback(tmp_path, monkeypatch):
     db = str(tmp_path / "x.db")
-    for args in (["search", "律师", "--db", db, "--since", "2024-13-01"], ["serve", "--db", db, "--port", "99999"],
-                 ["release", "--db", db, "-1"]):
+    for args in (
+        ["search", "律师", "--db", db, "--since", "2024-13-01"],
+        ["serve", "--db", db, "--port", "99999"],
+        ["release", "--db", db, "-1"],
+    ):
         proc = barwatch(*args, check=False)
         assert proc.returncode == 2, args
         assert "Traceback" not in proc.stderr and ": error: argument " in proc.stderr
     monkeypatch.setenv("BARWATCH_LOG_LEVEL", "loud")  # the default of --log-level is checked as well
     proc = barwatch("crawl", "--db", db, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.endswith("argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'loud'\n")
+    assert proc.stderr.endswith(
+        "argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not 'loud'\n"
+    )
     assert not (tmp_path / "x.db").exists()
 
 
@@ -327,7 +375,7 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("barwatch ") and out[len("barwatch "):].strip() in expected
+    assert out.startswith("barwatch ") and out[len("barwatch ") :].strip() in expected
 
 
 def test_closed_stdout_exits_quietly():
@@ -336,8 +384,13 @@ def test_closed_stdout_exits_quietly():
 
     page = PAGES / f"{spec.SEED_ID}.html"
     # The reader is gone before barwatch writes a byte (as with `| head` on long output).
-    proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "inspect", str(page)], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "inspect", str(page)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode("utf-8", "replace")
     proc.stderr.close()
@@ -345,13 +398,29 @@ def test_closed_stdout_exits_quietly():
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert err == ""
     # Through a shell pipeline too: whichever side wins the race, never a traceback.
-    shell = subprocess.run(f"'{sys.executable}' -m scheduler.cli inspect '{page}' | head -c 10", shell=True, cwd=ROOT,
-                           capture_output=True, text=True, timeout=120)
-    assert shell.stdout == "{\n  \"id\": "[:10] and "Traceback" not in shell.stderr
+    shell = subprocess.run(
+        f"'{sys.executable}' -m scheduler.cli inspect '{page}' | head -c 10",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shell.stdout == '{\n  "id": '[:10] and "Traceback" not in shell.stderr
 
 
-@pytest.mark.parametrize("command", [["search", "律师"], ["history", "abc"], ["diff", "abc"], ["runs"], ["serve"],
-                                     ["release", "1"], ["notify", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["search", "律师"],
+        ["history", "abc"],
+        ["diff", "abc"],
+        ["runs"],
+        ["serve"],
+        ["release", "1"],
+        ["notify", "--dry-run"],
+    ],
+)
 def test_commands_on_a_mistyped_db_create_nothing_and_exit_2(command, tmp_path, capsys):
     db = tmp_path / "typo.db"
     assert main([*command, "--db", str(db)]) == 2
@@ -376,6 +445,9 @@ def test_migrate_upgrades_an_old_archive_that_readers_refuse(edited_archive, tmp
     conn.commit()
     conn.close()
     assert main(["runs", "--db", str(db)]) == 1
-    assert f"was made by an older barwatch (schema 1, now {SCHEMA_VERSION}): run `barwatch migrate" in capsys.readouterr().err
+    assert (
+        f"was made by an older barwatch (schema 1, now {SCHEMA_VERSION}): run `barwatch migrate"
+        in capsys.readouterr().err
+    )
     assert main(["migrate", "--db", str(db)]) == 0
     assert main(["runs", "--db", str(db)]) == 0

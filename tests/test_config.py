@@ -1,4 +1,5 @@
 """Config: the packaged defaults load; every broken file names file, key and problem."""
+
 import logging
 import warnings
 
@@ -50,8 +51,14 @@ def test_packaged_defaults_load_without_warnings():
     assert config.crawl == CrawlSettings()  # the file and the built-in defaults agree
     assert config.drift == DriftSettings(min_body_ratio=0.5, suspect_share=0.5, suspect_min=4)
     assert config.schedule == ScheduleSettings(interval_minutes=60, cron=None, full_cron=None, notify=True)
-    assert config.alerts == AlertSettings(kinds=KINDS, mode="digest", recipients=(), body_lines=3,
-                                          subject_prefix="【barwatch】", notice_after_partial_runs=3)
+    assert config.alerts == AlertSettings(
+        kinds=KINDS,
+        mode="digest",
+        recipients=(),
+        body_lines=3,
+        subject_prefix="【barwatch】",
+        notice_after_partial_runs=3,
+    )
     assert config.parsing == {} and config.rules == DEFAULT_RULES
     assert config.path.endswith("default_config.toml")
 
@@ -70,8 +77,13 @@ def test_user_file_replaces_defaults_and_base_url_override(tmp_path):
     assert config.crawl.download_delay == 0.0 and isinstance(config.crawl.download_delay, float)  # an int for a float
     assert config.crawl.max_pages == 50  # a key left out keeps the built-in default
     moved = config.with_base_url("http://127.0.0.1:8123")
-    assert moved.sections[0].page_url(2, moved.base_url) == "http://127.0.0.1:8123/studies/businessguide?currentPageNo=2"
-    assert config.sections[0].page_url(0, config.base_url) == "https://www.lawyers.org.cn/studies/businessguide?currentPageNo=0"
+    assert (
+        moved.sections[0].page_url(2, moved.base_url) == "http://127.0.0.1:8123/studies/businessguide?currentPageNo=2"
+    )
+    assert (
+        config.sections[0].page_url(0, config.base_url)
+        == "https://www.lawyers.org.cn/studies/businessguide?currentPageNo=0"
+    )
     assert moved.rules is config.rules and moved.crawl is config.crawl
     assert config.with_base_url(None) is config
 
@@ -113,46 +125,87 @@ def test_models_are_frozen_and_strict():
 
 
 def test_config_built_in_python_builds_its_rules():
-    config = Config(base_url="https://x/", sections=[Section(name="a", list_url="/{page}")], parsing={"min_body_chars": 3})
+    config = Config(
+        base_url="https://x/", sections=[Section(name="a", list_url="/{page}")], parsing={"min_body_chars": 3}
+    )
     assert config.base_url == "https://x" and config.rules.min_body_chars == 3
 
 
 BROKEN = [
     # the file's structure
-    ("[[sections]]\nname='x'\nlist_url='/a?p={page}'\n", "site.base_url",
-     'missing; e.g. base_url = "https://www.lawyers.org.cn"'),
-    ('[site]\nbase_url = "ftp://x"\n[[sections]]\nname="x"\nlist_url="/a?p={page}"\n', "site.base_url",
-     "must be an http(s) URL such as https://www.lawyers.org.cn, got 'ftp://x'"),
+    (
+        "[[sections]]\nname='x'\nlist_url='/a?p={page}'\n",
+        "site.base_url",
+        'missing; e.g. base_url = "https://www.lawyers.org.cn"',
+    ),
+    (
+        '[site]\nbase_url = "ftp://x"\n[[sections]]\nname="x"\nlist_url="/a?p={page}"\n',
+        "site.base_url",
+        "must be an http(s) URL such as https://www.lawyers.org.cn, got 'ftp://x'",
+    ),
     (SITE, "sections", "at least one [[sections]] table with name and list_url is required"),
-    (SITE + "sections = []\n", "site.sections", "unknown key (known: base_url, timezone)"),  # TOML: the key is in [site]
-    (SITE + "timezone = 'Beijing'\n[[sections]]\nname='x'\nlist_url='/a?p={page}'\n", "site.timezone",
-     "not a time zone name (IANA, e.g. Asia/Shanghai): 'Beijing'"),
+    (
+        SITE + "sections = []\n",
+        "site.sections",
+        "unknown key (known: base_url, timezone)",
+    ),  # TOML: the key is in [site]
+    (
+        SITE + "timezone = 'Beijing'\n[[sections]]\nname='x'\nlist_url='/a?p={page}'\n",
+        "site.timezone",
+        "not a time zone name (IANA, e.g. Asia/Shanghai): 'Beijing'",
+    ),
     (SITE + '[sections]\nname="x"\n', "sections", "expected [[sections]] tables (double brackets: an array of tables)"),
-    (GOOD + "[extras]\n", "extras", "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, web, parsing)"),
-    (GOOD + "[crawl]\ndelay = 1\n", "crawl.delay",
-     "unknown key (known: download_delay, autothrottle, max_pages, revisit_days, reverify_days, retry_times, "
-     "retry_backoff, timeout, user_agent)"),
+    (
+        GOOD + "[extras]\n",
+        "extras",
+        "unknown table (known: site, sections, crawl, drift, discovery, schedule, alerts, web, parsing)",
+    ),
+    (
+        GOOD + "[crawl]\ndelay = 1\n",
+        "crawl.delay",
+        "unknown key (known: download_delay, autothrottle, max_pages, revisit_days, reverify_days, retry_times, "
+        "retry_backoff, timeout, user_agent)",
+    ),
     (ONE + "foo = 1\n", "sections[0].foo", "unknown key (known: name, list_url, first_page, max_pages, enabled)"),
     # sections
     (SITE + '[[sections]]\nname="x"\n', "sections[0].list_url", "missing"),
     (SITE + '[[sections]]\nname=" "\nlist_url="/a?p={page}"\n', "sections[0].name", "must not be empty"),
-    (SITE + '[[sections]]\nname="x"\nlist_url="/a"\n', "sections[0].list_url", "must contain {page} where the page number goes"),
-    (SITE + '[[sections]]\nname="x"\nlist_url="/a?p={page}&x={foo}"\n', "sections[0].list_url",
-     "unknown placeholder {foo}: only {page} may appear (write {{ and }} for literal braces)"),
-    (SITE + '[[sections]]\nname="x"\nlist_url="/a?p={}"\n', "sections[0].list_url",
-     "positional placeholder {}: write {page} where the page number goes"),
-    (SITE + '[[sections]]\nname="x"\nlist_url="/a?p={page}&x={"\n', "sections[0].list_url",
-     "not a valid pattern (Single '{' encountered in format string): write {page} for the page number "
-     "and {{ and }} for literal braces"),
-    (SITE + '[[sections]]\nname="x"\nlist_url="/a?p={{page}}"\n', "sections[0].list_url",
-     "must contain {page} where the page number goes"),
+    (
+        SITE + '[[sections]]\nname="x"\nlist_url="/a"\n',
+        "sections[0].list_url",
+        "must contain {page} where the page number goes",
+    ),
+    (
+        SITE + '[[sections]]\nname="x"\nlist_url="/a?p={page}&x={foo}"\n',
+        "sections[0].list_url",
+        "unknown placeholder {foo}: only {page} may appear (write {{ and }} for literal braces)",
+    ),
+    (
+        SITE + '[[sections]]\nname="x"\nlist_url="/a?p={}"\n',
+        "sections[0].list_url",
+        "positional placeholder {}: write {page} where the page number goes",
+    ),
+    (
+        SITE + '[[sections]]\nname="x"\nlist_url="/a?p={page}&x={"\n',
+        "sections[0].list_url",
+        "not a valid pattern (Single '{' encountered in format string): write {page} for the page number "
+        "and {{ and }} for literal braces",
+    ),
+    (
+        SITE + '[[sections]]\nname="x"\nlist_url="/a?p={{page}}"\n',
+        "sections[0].list_url",
+        "must contain {page} where the page number goes",
+    ),
     (ONE + "max_pages = 0\n", "sections[0].max_pages", "must be at least 1, got 0"),
     (ONE + "max_pages = 10001\n", "sections[0].max_pages", "must be at most 10000, got 10001"),
     # [crawl]
     (GOOD + "[crawl]\ntimeout = -1\n", "crawl.timeout", "must be greater than 0, got -1"),
-    (GOOD + '[web]\npublic_url = "barwatch.example.org"\n', "web.public_url",
-     "must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch "
-     "(got 'barwatch.example.org')"),
+    (
+        GOOD + '[web]\npublic_url = "barwatch.example.org"\n',
+        "web.public_url",
+        "must be the http(s) address of the archive in Datasette, e.g. https://barwatch.example.org/barwatch "
+        "(got 'barwatch.example.org')",
+    ),
     (GOOD + "[crawl]\ntimeout = inf\n", "crawl.timeout", "must be a finite number, got inf"),
     (GOOD + "[crawl]\ndownload_delay = -5\n", "crawl.download_delay", "must be at least 0, got -5"),
     (GOOD + "[crawl]\ndownload_delay = 'slow'\n", "crawl.download_delay", "expected a number, got 'slow'"),
@@ -164,7 +217,11 @@ BROKEN = [
     (GOOD + "[crawl]\nretry_backoff = 601\n", "crawl.retry_backoff", "must be from 0 to 600, got 601"),
     (GOOD + "[crawl]\nrevisit_days = -1\n", "crawl.revisit_days", "must be at least 0, got -1"),
     (GOOD + "[crawl]\nreverify_days = 0\n", "crawl.reverify_days", "must be from 1 to 365, got 0"),
-    (GOOD + "[discovery]\nmax_candidates_per_run = -1\n", "discovery.max_candidates_per_run", "must be from 0 to 1000, got -1"),
+    (
+        GOOD + "[discovery]\nmax_candidates_per_run = -1\n",
+        "discovery.max_candidates_per_run",
+        "must be from 0 to 1000, got -1",
+    ),
     (GOOD + "[discovery]\nenabled = 1\n", "discovery.enabled", "expected true or false, got 1"),
     (GOOD + "[crawl]\nautothrottle = 1\n", "crawl.autothrottle", "expected true or false, got 1"),
     (GOOD + "[crawl]\nuser_agent = 3\n", "crawl.user_agent", "expected a string, got 3"),
@@ -176,35 +233,72 @@ BROKEN = [
     (GOOD + "[drift]\nsuspect_min = 0\n", "drift.suspect_min", "must be at least 1, got 0"),
     # [schedule]
     (GOOD + "[schedule]\ninterval_minutes = 0.0001\n", "schedule.interval_minutes", "must be at least 1, got 0.0001"),
-    (GOOD + "[schedule]\ncron = 'every hour'\n", "schedule.cron",
-     "not a crontab expression (Wrong number of fields; got 2, expected 5): 'every hour'"),
+    (
+        GOOD + "[schedule]\ncron = 'every hour'\n",
+        "schedule.cron",
+        "not a crontab expression (Wrong number of fields; got 2, expected 5): 'every hour'",
+    ),
     (GOOD + "[schedule]\nfull_cron = '61 * * * *'\n", "schedule.full_cron", None),
     (GOOD + "[schedule]\nnotify = 'yes'\n", "schedule.notify", "expected true or false, got 'yes'"),
     # [alerts]
-    (GOOD + "[alerts]\nrecipients = ['ops@example.org', 'not an address']\n", "alerts.recipients[1]",
-     "'not an address' is not one e-mail address"),
-    (GOOD + "[alerts]\nrecipients = 'ops@example.org'\n", "alerts.recipients", "expected a list, got 'ops@example.org'"),
-    (GOOD + "[alerts]\nkinds = ['new', 'edited']\n", "alerts.kinds",
-     "unknown kind 'edited': alert kinds must be among new, changed, removed, restored"),
+    (
+        GOOD + "[alerts]\nrecipients = ['ops@example.org', 'not an address']\n",
+        "alerts.recipients[1]",
+        "'not an address' is not one e-mail address",
+    ),
+    (
+        GOOD + "[alerts]\nrecipients = 'ops@example.org'\n",
+        "alerts.recipients",
+        "expected a list, got 'ops@example.org'",
+    ),
+    (
+        GOOD + "[alerts]\nkinds = ['new', 'edited']\n",
+        "alerts.kinds",
+        "unknown kind 'edited': alert kinds must be among new, changed, removed, restored",
+    ),
     (GOOD + "[alerts]\nmode = 'weekly'\n", "alerts.mode", "must be 'digest' or 'per_article', got 'weekly'"),
     (GOOD + "[alerts]\nbody_lines = 51\n", "alerts.body_lines", "must be from 0 to 50, got 51"),
-    (GOOD + "[alerts]\nnotice_after_partial_runs = 0\n", "alerts.notice_after_partial_runs", "must be from 1 to 100, got 0"),
+    (
+        GOOD + "[alerts]\nnotice_after_partial_runs = 0\n",
+        "alerts.notice_after_partial_runs",
+        "must be from 1 to 100, got 0",
+    ),
     # [parsing]
     (GOOD + "[parsing]\nnav_tokens = '首页'\n", "parsing.nav_tokens", "expected a list, got '首页'"),
-    (GOOD + "[parsing]\nissue_pattern = '第(期'\n", "parsing.issue_pattern",
-     "bad regular expression '第(期': missing ), unterminated subpattern at position 1"),
-    (GOOD + "[parsing]\nextra_drop_patterns = ['(']\n", "parsing.extra_drop_patterns[0]",
-     "bad regular expression '(': missing ), unterminated subpattern at position 0"),
-    (GOOD + "[parsing]\nfooter_patern = ['x']\n", "parsing.footer_patern", "unknown key (did you mean 'footer_patterns'?)"),
+    (
+        GOOD + "[parsing]\nissue_pattern = '第(期'\n",
+        "parsing.issue_pattern",
+        "bad regular expression '第(期': missing ), unterminated subpattern at position 1",
+    ),
+    (
+        GOOD + "[parsing]\nextra_drop_patterns = ['(']\n",
+        "parsing.extra_drop_patterns[0]",
+        "bad regular expression '(': missing ), unterminated subpattern at position 0",
+    ),
+    (
+        GOOD + "[parsing]\nfooter_patern = ['x']\n",
+        "parsing.footer_patern",
+        "unknown key (did you mean 'footer_patterns'?)",
+    ),
     (GOOD + "[parsing]\nmin_body_chars = -1\n", "parsing.min_body_chars", "must be at least 0, got -1"),
     (GOOD + "[parsing]\nuse_trafilatura = 'no'\n", "parsing.use_trafilatura", "expected true or false, got 'no'"),
     (GOOD + "[parsing]\ndate_labels = []\n", "parsing.date_labels", "must not be empty"),
-    (GOOD + "[parsing]\ncontent_xpath = '//div[@'\n", "parsing.content_xpath",
-     "not a valid XPath (Invalid expression): '//div[@'"),
-    (GOOD + "parsing = 3\n", "sections[0].parsing", "unknown key (known: name, list_url, first_page, max_pages, enabled)"),
+    (
+        GOOD + "[parsing]\ncontent_xpath = '//div[@'\n",
+        "parsing.content_xpath",
+        "not a valid XPath (Invalid expression): '//div[@'",
+    ),
+    (
+        GOOD + "parsing = 3\n",
+        "sections[0].parsing",
+        "unknown key (known: name, list_url, first_page, max_pages, enabled)",
+    ),
     # renamed keys: the old and the new spelling at once
-    (GOOD + "[crawl]\nsuspect_min = 3\n[drift]\nsuspect_min = 4\n", "crawl.suspect_min",
-     "renamed to drift.suspect_min, which is also given: remove crawl.suspect_min"),
+    (
+        GOOD + "[crawl]\nsuspect_min = 3\n[drift]\nsuspect_min = 4\n",
+        "crawl.suspect_min",
+        "renamed to drift.suspect_min, which is also given: remove crawl.suspect_min",
+    ),
 ]
 
 
@@ -249,8 +343,11 @@ def test_old_key_still_works_with_a_deprecation_warning(tmp_path, caplog, old, n
 
 
 def test_renames_do_not_touch_the_callers_mapping():
-    raw = {"site": {"base_url": "https://x"}, "sections": [{"name": "x", "list_url": "/{page}"}],
-           "crawl": {"suspect_min": 2}}
+    raw = {
+        "site": {"base_url": "https://x"},
+        "sections": [{"name": "x", "list_url": "/{page}"}],
+        "crawl": {"suspect_min": 2},
+    }
     with pytest.warns(DeprecationWarning):
         config = parse_config(raw, "mem.toml")
     assert config.drift.suspect_min == 2 and config.path == "mem.toml"

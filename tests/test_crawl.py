@@ -1,4 +1,5 @@
 """End to end: the fixture site crawled into a tmp_path archive by `barwatch crawl`."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,7 @@ import pytest
 
 from fixtures import spec
 from storage.archive import Archive
-from tests.crawling import FIXTURE_CONFIG, NOW, copy_db, crawl, expected_stored, stored_record
+from tests.crawling import NOW, copy_db, crawl, expected_stored, stored_record
 
 BASE_IDS = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID})
 
@@ -51,7 +52,13 @@ def test_first_crawl_archives_every_article_exactly(baseline, site):
             listed = next(a for a in spec.list_rows("magazine", "base") if a.id == aid)
             assert (rows[aid]["published"], rows[aid]["published_from"]) == (listed.list_date, "list")
         run = archive.runs()[0]
-        assert (run["mode"], run["status"], run["new"], run["failed"], run["baseline"]) == ("full", "ok", len(BASE_IDS), 0, 1)
+        assert (run["mode"], run["status"], run["new"], run["failed"], run["baseline"]) == (
+            "full",
+            "ok",
+            len(BASE_IDS),
+            0,
+            1,
+        )
         assert archive.alerts() == []  # a baseline queues no "new" events
         assert archive.table_counts()["versions"] == len(BASE_IDS)
     assert spec.FOREIGN_ID not in rows and spec.DISALLOWED_ID not in rows
@@ -72,7 +79,13 @@ def test_recrawl_of_same_site_adds_nothing(archive_copy, site):
     crawl(archive_copy, site, "--full")
     with open_archive(archive_copy) as archive:
         run = archive.runs()[0]
-        assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (0, 0, len(BASE_IDS), 0, 0)
+        assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (
+            0,
+            0,
+            len(BASE_IDS),
+            0,
+            0,
+        )
         counts = archive.table_counts()
         assert (counts["articles"], counts["versions"], counts["alerts"]) == (len(BASE_IDS), len(BASE_IDS), 0)
 
@@ -95,9 +108,15 @@ def test_one_edit_gives_one_version_with_the_sentence_in_its_diff(archive_copy, 
         versions = archive.versions(spec.EDITED_ID)
         assert [v["version"] for v in versions] == [1, 2]
         diff_lines = versions[1]["diff"].splitlines()
-        assert [l for l in diff_lines if l.startswith("-") and not l.startswith("---")][0].find(spec.EDIT_OLD_SENTENCE) >= 0
-        assert [l for l in diff_lines if l.startswith("+") and not l.startswith("+++")][0].find(spec.EDIT_NEW_SENTENCE) >= 0
-        assert [(a["article_id"], a["kind"], a["version"]) for a in archive.alerts()] == [(spec.EDITED_ID, "changed", 2)]
+        assert [l for l in diff_lines if l.startswith("-") and not l.startswith("---")][0].find(
+            spec.EDIT_OLD_SENTENCE
+        ) >= 0
+        assert [l for l in diff_lines if l.startswith("+") and not l.startswith("+++")][0].find(
+            spec.EDIT_NEW_SENTENCE
+        ) >= 0
+        assert [(a["article_id"], a["kind"], a["version"]) for a in archive.alerts()] == [
+            (spec.EDITED_ID, "changed", 2)
+        ]
         article = archive.get_article(spec.EDITED_ID)
         assert (article["version"], article["content_hash"]) == (2, versions[1]["content_hash"])
 
@@ -109,7 +128,9 @@ def test_added_article_gives_one_new_event_incrementally(archive_copy, site):
         run = archive.runs()[0]
         assert (run["mode"], run["new"], run["changed"], run["failed"]) == ("incremental", 1, 0, 0)
         assert [(a["article_id"], a["kind"]) for a in archive.alerts()] == [(spec.ADDED_ID, "new")]
-        assert stored_record(archive.get_article(spec.ADDED_ID)) == expected_stored(site.expected_record(spec.ADDED_ID, "added"))
+        assert stored_record(archive.get_article(spec.ADDED_ID)) == expected_stored(
+            site.expected_record(spec.ADDED_ID, "added")
+        )
 
 
 def test_removed_article_gives_one_removed_event(archive_copy, site):
@@ -120,7 +141,10 @@ def test_removed_article_gives_one_removed_event(archive_copy, site):
         assert [(a["article_id"], a["kind"]) for a in archive.alerts()] == [(spec.REMOVED_ID, "removed")]
         article = archive.get_article(spec.REMOVED_ID)
         assert (article["status"], article["removed_at"], article["body"]) == (
-            "removed", "2026-02-01T09:00:00Z", site.expected_record(spec.REMOVED_ID)["body"])
+            "removed",
+            "2026-02-01T09:00:00Z",
+            site.expected_record(spec.REMOVED_ID)["body"],
+        )
     site.set_state("base")  # it comes back unchanged: live again, no new version
     crawl(archive_copy, site, "--full")
     with open_archive(archive_copy) as archive:
@@ -206,7 +230,13 @@ def test_truncated_pages_change_nothing(archive_copy, site):
     assert proc.returncode == 1
     with open_archive(archive_copy) as archive:
         run = archive.runs()[0]
-        assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (0, 0, 0, 0, len(BASE_IDS))
+        assert (run["new"], run["changed"], run["unchanged"], run["removed"], run["failed"]) == (
+            0,
+            0,
+            0,
+            0,
+            len(BASE_IDS),
+        )
         assert list(archive.iter_articles()) == before
         assert archive.table_counts()["versions"] == len(BASE_IDS)
         assert run["status"] == "failed"  # nothing fetched whole
@@ -223,4 +253,7 @@ def test_list_that_ignores_the_page_number_stops_at_the_first_repeat(site, tmp_p
     )
     crawl(tmp_path / "a.db", site, "--full", config=config)
     lists = [r for r in site.requests if r.startswith("/studies/")]
-    assert lists == ["/studies/businessguide?currentPageNo=1&ignored=1", "/studies/businessguide?currentPageNo=1&ignored=2"]
+    assert lists == [
+        "/studies/businessguide?currentPageNo=1&ignored=1",
+        "/studies/businessguide?currentPageNo=1&ignored=2",
+    ]

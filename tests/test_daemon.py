@@ -1,12 +1,11 @@
 """The daemon and signals, as real processes against the fixture site."""
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
 import time
-
-import pytest
 
 from storage.archive import Archive, ArchiveError
 from tests.crawling import FIXTURE_CONFIG, ROOT
@@ -51,9 +50,25 @@ def test_daemon_runs_scheduled_crawls_without_overlap_and_stops_on_sigterm(site,
     # The schedule fires every second, faster than a crawl takes: the runs must queue, not overlap.
     config = config_with(tmp_path, "\n[schedule]\nnotify = false\n")
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", "daemon", "--db", str(db), "--config", str(config), "--base-url", site.base_url,
-         "--every-seconds", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "scheduler.cli",
+            "daemon",
+            "--db",
+            str(db),
+            "--config",
+            str(config),
+            "--base-url",
+            site.base_url,
+            "--every-seconds",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: len(finished_runs(db)) >= 3, 120, "three finished crawls")
@@ -77,12 +92,30 @@ def test_daemon_runs_scheduled_crawls_without_overlap_and_stops_on_sigterm(site,
 def test_sigterm_mid_crawl_closes_the_run_cleanly(site, tmp_path):
     db = tmp_path / "s.db"
     # A polite delay makes the crawl last long enough to be interrupted part-way.
-    config = config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3")
+    config = (
+        config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3")
+    )
     (tmp_path / "slow.toml").write_text(config, encoding="utf-8")
     crawl = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(tmp_path / "slow.toml"),
-         "--base-url", site.base_url, "--log-level", "WARNING"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "scheduler.cli",
+            "crawl",
+            "--db",
+            str(db),
+            "--config",
+            str(tmp_path / "slow.toml"),
+            "--base-url",
+            site.base_url,
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
 
     try:
@@ -108,14 +141,32 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
     baseline until one walk of each finishes, so the whole backlog is stored silently."""
     db = tmp_path / "k.db"
     slow = tmp_path / "slow.toml"
-    slow.write_text(config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3"),
-                    encoding="utf-8")
+    slow.write_text(
+        config_with(tmp_path, "").read_text(encoding="utf-8").replace("download_delay = 0.0", "download_delay = 0.3"),
+        encoding="utf-8",
+    )
 
     for sig, after in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(slow),
-             "--base-url", site.base_url, "--log-level", "WARNING"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "scheduler.cli",
+                "crawl",
+                "--db",
+                str(db),
+                "--config",
+                str(slow),
+                "--base-url",
+                site.base_url,
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
         try:
             wait_for(lambda: stored(db) >= after, 60, f"{after} stored articles")
@@ -127,9 +178,25 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
                 proc.communicate()
     assert stored(db) < 24
     finish = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(config_with(tmp_path, "")),
-         "--base-url", site.base_url, "--log-level", "WARNING"],
-        cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "scheduler.cli",
+            "crawl",
+            "--db",
+            str(db),
+            "--config",
+            str(config_with(tmp_path, "")),
+            "--base-url",
+            site.base_url,
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
     )
     assert finish.returncode == 0, finish.stderr
     with Archive(db, mode="ro") as archive:

@@ -1,18 +1,18 @@
 """The archive in Datasette: metadata, Chinese search box, canned queries, month facet,
 and reading while the crawler writes. The Atom feed: tests/test_feed.py; the chart:
 tests/test_chart.py."""
+
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from pathlib import Path
-
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
-from storage import datasette_plugin, serve
+from storage import serve
 from storage.archive import Archive
 from storage.schema import TABLES
 from tests.test_search import GUIDE, MIRROR, build_fixture_archive, fixture_record, fixture_records
@@ -68,7 +68,11 @@ def test_every_table_and_column_is_described():
         assert all(described.values())
     assert tables["articles"]["fts_table"] == "articles_fts"
     assert set(meta["databases"]["fixture"]["queries"]) == {
-        "search", "new_articles", "recent_changes", "article_history", "articles_per_month",
+        "search",
+        "new_articles",
+        "recent_changes",
+        "article_history",
+        "articles_per_month",
     }
 
 
@@ -125,7 +129,7 @@ def test_other_databases_keep_datasettes_own_search():
         db = ds.add_memory_database("plain")
         await db.execute_write("create table docs (id integer primary key, text text)")
         await db.execute_write("insert into docs (text) values ('hello world'), ('other text')")
-        await db.execute_write("create virtual table docs_fts using fts5(text, content=\"docs\", content_rowid=id)")
+        await db.execute_write('create virtual table docs_fts using fts5(text, content="docs", content_rowid=id)')
         await db.execute_write("insert into docs_fts(docs_fts) values ('rebuild')")
         await ds.invoke_startup()
         return await ds.client.get("/plain/docs.json?_search=hello&_shape=array")
@@ -245,7 +249,10 @@ def test_serving_while_the_archive_is_written(tmp_path):
         thread.start()
         started.wait(timeout=30)
         while thread.is_alive():
-            for p in ("/live/articles.json?_shape=array&_size=max", "/live/articles.json?_search=律工委&_shape=array&_size=max"):
+            for p in (
+                "/live/articles.json?_shape=array&_size=max",
+                "/live/articles.json?_search=律工委&_shape=array&_size=max",
+            ):
                 response = await ds.client.get(p)
                 statuses.append(response.status_code)
                 if response.status_code == 200 and "_search" not in p:

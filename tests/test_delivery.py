@@ -5,6 +5,7 @@ acceptance and the mark resends that one message once.
 
 Channels are a json:// sink on 127.0.0.1 (a real HTTP server) and a signed DingTalk robot
 whose HTTP calls ``responses`` intercepts; no SMTP settings anywhere."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,9 @@ NO_SLEEP: list[float] = []
 
 def run(archive, env: dict, **kw) -> tuple[int, str]:
     out = io.StringIO()
-    code = notify.run_notify(archive, notify.AlertSettings(), environ=env, out=out, clock=lambda: 0.0,
-                             sleep=NO_SLEEP.append, **kw)
+    code = notify.run_notify(
+        archive, notify.AlertSettings(), environ=env, out=out, clock=lambda: 0.0, sleep=NO_SLEEP.append, **kw
+    )
     return code, out.getvalue()
 
 
@@ -78,7 +80,8 @@ def test_each_channel_gets_the_crawls_alerts_once_without_any_smtp(archive, ding
     lines = [line for line in out2.splitlines() if "message(s) sent" in line]
     assert len(lines) == 2 and all(": 0 message(s) sent, 0 alert(s) marked, 0 pending" in line for line in lines)
     assert [(c["kind"], c["sent"], c["pending"]) for c in outbox.channel_status(archive)] == [
-        ("json", 2, 0), ("dingtalk", 2, 0)
+        ("json", 2, 0),
+        ("dingtalk", 2, 0),
     ]
 
 
@@ -121,13 +124,23 @@ def test_a_channel_added_later_starts_after_the_alerts_it_missed(archive, ding, 
     ding_ok(ding)
     with Sink() as sink:
         assert run(archive, {ENV_VAR: f"json://127.0.0.1:{sink.port}/hook"})[0] == 0
-        crawl(archive, [rec(1, "基线文章"), rec(2, "关于召开会员大会的通知"), rec(3, "律师执业培训安排"),
-                        rec(4, "新的一篇")])
+        crawl(
+            archive,
+            [rec(1, "基线文章"), rec(2, "关于召开会员大会的通知"), rec(3, "律师执业培训安排"), rec(4, "新的一篇")],
+        )
         env = {ENV_VAR: f"json://127.0.0.1:{sink.port}/hook {DING}"}
         # The robot appears now: alert 3 (新的一篇) was queued before it, so it is not its.
         assert run(archive, env)[0] == 0
-        crawl(archive, [rec(1, "基线文章"), rec(2, "关于召开会员大会的通知"), rec(3, "律师执业培训安排"),
-                        rec(4, "新的一篇"), rec(5, "又一篇")])
+        crawl(
+            archive,
+            [
+                rec(1, "基线文章"),
+                rec(2, "关于召开会员大会的通知"),
+                rec(3, "律师执业培训安排"),
+                rec(4, "新的一篇"),
+                rec(5, "又一篇"),
+            ],
+        )
         assert run(archive, env)[0] == 0
     assert [t.count("\n【新文章】") for t in sent_texts(sink)] == [1, 1, 1]
     [md] = ding_texts(ding)
@@ -171,8 +184,9 @@ def test_notify_test_reports_each_channel(ding, capsys):
     ding.post(DING_HOOK, json={"errcode": 310000, "errmsg": "sign not match"})
     with Sink() as sink:
         out = io.StringIO()
-        code = notify.run_test(notify.AlertSettings(), environ={ENV_VAR: f"json://127.0.0.1:{sink.port}/t {DING}"},
-                               out=out)
+        code = notify.run_test(
+            notify.AlertSettings(), environ={ENV_VAR: f"json://127.0.0.1:{sink.port}/t {DING}"}, out=out
+        )
     assert code == 1
     ok, failed = out.getvalue().splitlines()
     assert ok == f"ok      json://127.0.0.1:{sink.port}/t"

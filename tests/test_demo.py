@@ -3,6 +3,7 @@ site switched to state v2 and crawled again, and everything the demo prints abou
 
 One demo run (two crawls of the local fixture site, a few seconds) backs all the checks:
 capsys is per test, and a second run would only repeat the first."""
+
 from __future__ import annotations
 
 import os
@@ -20,15 +21,15 @@ def inserted_text(old: str, new: str) -> str:
     """What the edit inserts: ``new`` without the common prefix and suffix."""
     head = len(os.path.commonprefix([old, new]))
     tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
-    assert old[head:len(old) - tail] == "", "the fixture's edit is expected to be a pure insertion"
-    return new[head:len(new) - tail]
+    assert old[head : len(old) - tail] == "", "the fixture's edit is expected to be a pure insertion"
+    return new[head : len(new) - tail]
 
 
 def block(lines: list[str], header_start: str) -> list[str]:
     """The lines after the one starting with ``header_start``, up to the next blank line."""
     start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
     end = next((i for i in range(start + 1, len(lines)) if not lines[i].strip()), len(lines))
-    return lines[start + 1:end]
+    return lines[start + 1 : end]
 
 
 def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys, monkeypatch):
@@ -52,11 +53,13 @@ def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys
     with Archive(db, mode="ro") as archive:
         rows = list(archive.iter_articles())
         alerts = archive.alerts()
-    assert sorted((a["article_id"], a["kind"], a["run_id"], a["sent_at"]) for a in alerts) == sorted([
-        (spec.ADDED_ID, "new", 2, None),
-        (spec.EDITED_ID, "changed", 2, None),  # a dry run marks nothing sent
-        (spec.REMOVED_ID, "removed", 2, None),
-    ])
+    assert sorted((a["article_id"], a["kind"], a["run_id"], a["sent_at"]) for a in alerts) == sorted(
+        [
+            (spec.ADDED_ID, "new", 2, None),
+            (spec.EDITED_ID, "changed", 2, None),  # a dry run marks nothing sent
+            (spec.REMOVED_ID, "removed", 2, None),
+        ]
+    )
     assert len(rows) == len(REACHABLE) + 1  # the removed article stays in the archive
 
     # The listing: one line per archived article, in the archive's order, the second
@@ -71,7 +74,7 @@ def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys
         title_at = line.index(row["title"][:6], len("  + ") + 10)
         title_columns.add(display_width(line[:title_at]))
         section = row["section"].rpartition(" > ")[2]
-        between = line[len("  + ") + 10:title_at].strip()
+        between = line[len("  + ") + 10 : title_at].strip()
         assert between == section or (between.endswith("…") and section.startswith(between[:-1])), line
         cut = cut or line.endswith("…")
     assert title_columns == {demo.title_column()}
@@ -88,7 +91,9 @@ def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys
 
     # The removed article.
     removed = next(r for r in rows if r["id"] == spec.REMOVED_ID)
-    assert block(lines, "removed from the site") == [f"  {removed['published']}  {removed['title']}  (id {spec.REMOVED_ID})"]
+    assert block(lines, "removed from the site") == [
+        f"  {removed['published']}  {removed['title']}  (id {spec.REMOVED_ID})"
+    ]
 
     # The digest notify would mail, with its subject.
     digest = block(lines, "the alert digest `barwatch notify` would mail")
@@ -96,8 +101,10 @@ def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys
     assert "  | (dry run: 1 message(s) composed; nothing sent, nothing marked)" in lines
 
     # Where to go next, with this archive's path and the edited article's id.
-    next_steps = lines[lines.index("next:") + 1:]
+    next_steps = lines[lines.index("next:") + 1 :]
     assert f"  barwatch search 律师 --db {db}" in next_steps
     assert f"  barwatch diff {spec.EDITED_ID} --db {db}" in next_steps
-    assert any(f"barwatch serve --db {db}" in line and "http://127.0.0.1:8001/" in line
-               and "/barwatch/feed.atom" in line for line in next_steps)
+    assert any(
+        f"barwatch serve --db {db}" in line and "http://127.0.0.1:8001/" in line and "/barwatch/feed.atom" in line
+        for line in next_steps
+    )

@@ -1,9 +1,11 @@
 """Channel discovery against the fixture site, from the packaged config's one section
 (业务指引), as `barwatch crawl` runs it."""
+
 from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,9 @@ REACHABLE = sorted(set(spec.discovered_ids("base")) - {spec.DISALLOWED_ID})  # r
 def fast_config(tmp_path: Path, extra: str = "", discovery: bool = True) -> Path:
     """The packaged config (only 业务指引 configured), without the politeness delay."""
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
-    text = text.replace("download_delay = 1.0", "download_delay = 0.0").replace("autothrottle = true", "autothrottle = false")
+    text = text.replace("download_delay = 1.0", "download_delay = 0.0").replace(
+        "autothrottle = true", "autothrottle = false"
+    )
     text = text.replace("retry_backoff = 2.0", "retry_backoff = 0.1")
     if not discovery:
         text = text.replace("[discovery]\nenabled = true", "[discovery]\nenabled = false")
@@ -58,8 +62,11 @@ def test_one_crawl_from_one_section_archives_every_channel(discovered):
     for c in spec.discoverable_channels("base"):
         if not c["walkable_ids"]:
             continue  # an empty tab is asked about, and kept as a page that is not a list
-        matching = [t for t in channels
-                    if template_pattern(t).match(c["page_urls"][0]) or c["first_url"] in (t, channels[t]["first_url"])]
+        matching = [
+            t
+            for t in channels
+            if template_pattern(t).match(c["page_urls"][0]) or c["first_url"] in (t, channels[t]["first_url"])
+        ]
         assert matching, c["name"]
         row = channels[matching[0]]
         assert row["how_found"] in c["reach"] and row["baseline_done_at"] is not None, c["name"]
@@ -78,7 +85,7 @@ def test_discovery_never_leaves_the_site_and_never_fetches_what_robots_forbids(d
     asked = [r["url"] for r in query(db, "SELECT url FROM candidates")]
     assert asked and all(u.startswith(site.base_url + "/") for u in asked), asked
     assert f"/info/{spec.DISALLOWED_ID}" not in requests
-    assert not [r for r in requests if r.startswith("/info/") and r[len("/info/"):] in spec.script_only_ids()]
+    assert not [r for r in requests if r.startswith("/info/") and r[len("/info/") :] in spec.script_only_ids()]
     # the JavaScript home page is never a candidate; the login host is another host
     assert "/" not in requests
 
@@ -112,8 +119,10 @@ def test_the_channels_command_shows_each_channel_and_how_it_was_found(discovered
     proc = barwatch("channels", "--db", str(db))
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:4] == ["channel", "found", "by", "state"]
-    assert any(line.startswith("业务指引") and " config " in line and "/studies/businessguide?currentPageNo={page}" in line
-               for line in lines)
+    assert any(
+        line.startswith("业务指引") and " config " in line and "/studies/businessguide?currentPageNo={page}" in line
+        for line in lines
+    )
     assert any(line.startswith("研究成果") and " breadcrumb " in line for line in lines)
     assert any(line.startswith("区律工委") and " more " in line for line in lines)
     assert len([line for line in lines[1:] if not line.startswith(" ")]) == len(query(db, "SELECT * FROM channels"))
@@ -185,22 +194,27 @@ def test_template_patterns_match_every_page_of_a_channel_and_nothing_else():
     assert template_pattern("/a{{b}}?p={page}").match("/a{b}?p=2")
     assert relative("http://127.0.0.1:8000/x/y?z=1#f") == "/x/y?z=1"
     assert Channel("c", "/cases/index_{page}.html", 1, first_url="/cases/index.html").page_url(1, "http://h") == (
-        "http://h/cases/index.html")
+        "http://h/cases/index.html"
+    )
     assert Channel("c", "/cases/index_{page}.html", 1, first_url="/cases/index.html").page_url(2, "http://h") == (
-        "http://h/cases/index_2.html")
+        "http://h/cases/index_2.html"
+    )
 
 
-@pytest.mark.parametrize("newest,walked,due", [
-    ("2026-01-30", "2026-02-01T08:00:00Z", True),    # recent news: every run
-    ("2025-10-01", "2026-02-01T08:00:00Z", False),   # quiet for months: once a day
-    ("2025-10-01", "2026-01-31T08:00:00Z", True),
-    ("2022-06-20", "2026-01-29T08:00:00Z", False),   # a closed magazine issue: once a week
-    ("2022-06-20", "2026-01-25T08:00:00Z", True),
-])
+@pytest.mark.parametrize(
+    "newest,walked,due",
+    [
+        ("2026-01-30", "2026-02-01T08:00:00Z", True),  # recent news: every run
+        ("2025-10-01", "2026-02-01T08:00:00Z", False),  # quiet for months: once a day
+        ("2025-10-01", "2026-01-31T08:00:00Z", True),
+        ("2022-06-20", "2026-01-29T08:00:00Z", False),  # a closed magazine issue: once a week
+        ("2022-06-20", "2026-01-25T08:00:00Z", True),
+    ],
+)
 def test_quiet_channels_are_walked_daily_or_weekly(newest, walked, due):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     row = {"newest_item": newest, "last_walked": walked, "baseline_done_at": "2025-01-01T00:00:00Z"}
     assert walk_due(row, now, 30, 365) is due
     assert walk_due({**row, "baseline_done_at": None}, now, 30, 365) is True  # in baseline: always
@@ -209,16 +223,17 @@ def test_quiet_channels_are_walked_daily_or_weekly(newest, walked, due):
 def test_records_keep_the_subtitle_in_the_hash_only_when_there_is_one():
     from storage.textops import content_hash
 
-    record = json.loads(next((ROOT / "fixtures" / "pages" / "base" / "info").glob("*.expected.json")).read_text("utf-8"))
+    record = json.loads(
+        next((ROOT / "fixtures" / "pages" / "base" / "info").glob("*.expected.json")).read_text("utf-8")
+    )
     without = {k: v for k, v in record.items() if k != "subtitle"}
     assert content_hash(record) == content_hash(without)  # archives from before keep their hashes
     assert content_hash({**record, "subtitle": "副标题"}) != content_hash(record)
 
 
 def test_a_subtitle_is_searched_with_the_title(discovered):
-    from storage.search import search
-
     from storage.archive import Archive
+    from storage.search import search
 
     db, _proc, _requests = discovered
     with Archive(db, mode="ro") as archive:

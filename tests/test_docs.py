@@ -2,6 +2,7 @@
 tables is the generated one, every table and column an archive has is described, and the
 fixed sets the descriptions list are the ones the code uses. (sqlite-utils keeps its docs
 true with cog; this is barwatch's equivalent.)"""
+
 from __future__ import annotations
 
 import ast

@@ -3,6 +3,7 @@
 The site's markup cannot change here, so the parser is made to misread it instead, through
 the [parsing] overrides an operator would use: the archive sees the same thing either way.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,7 +28,9 @@ def baseline(site, tmp_path):
 def config_with(tmp_path, crawl_keys: str, parsing: str):
     path = tmp_path / "drift.toml"
     # The fixture config ends in its [crawl] table, so extra crawl keys land there.
-    path.write_text(FIXTURE_CONFIG.read_text(encoding="utf-8") + crawl_keys + "\n[parsing]\n" + parsing, encoding="utf-8")
+    path.write_text(
+        FIXTURE_CONFIG.read_text(encoding="utf-8") + crawl_keys + "\n[parsing]\n" + parsing, encoding="utf-8"
+    )
     return path
 
 
@@ -47,7 +50,9 @@ def test_bodies_that_come_out_empty_are_extraction_failures_not_edits(baseline, 
         failures = archive.failures(run["id"])
         assert {f["kind"] for f in failures} == {"extraction"}
         assert sorted(f["article_id"] for f in failures) == BASE_IDS
-        assert all(f["message"].startswith("body shrank from ") and " to 0 characters" in f["message"] for f in failures)
+        assert all(
+            f["message"].startswith("body shrank from ") and " to 0 characters" in f["message"] for f in failures
+        )
         assert all(f["url"] == f"https://www.lawyers.org.cn/info/{f['article_id']}" for f in failures)
         assert list(archive.iter_articles()) == before
         assert archive.table_counts()["versions"] == len(BASE_IDS)
@@ -65,7 +70,11 @@ def test_a_run_where_most_articles_change_is_held_until_released(baseline, site,
     with open_archive(baseline) as archive:
         run = archive.runs()[0]
         assert (run["status"], run["held"], run["changed"], run["unchanged"]) == (
-            "ok", "suspect", len(expected_changed), len(BASE_IDS) - len(expected_changed))
+            "ok",
+            "suspect",
+            len(expected_changed),
+            len(BASE_IDS) - len(expected_changed),
+        )
         assert run["note"] == f"{len(expected_changed)} of {len(BASE_IDS)} revisited articles changed"
         assert sorted(a["article_id"] for a in archive.alerts() if a["kind"] == "changed") == expected_changed
         # all held; only the operations notice that says so is pending

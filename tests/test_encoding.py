@@ -1,6 +1,7 @@
 """Decoding pages (crawler.parsing.decode_html) and telling a wrongly decoded text
 (storage.textops.encoding_problem): a correct page must never become mojibake, and
 mojibake must never pass as clean text."""
+
 from __future__ import annotations
 
 import codecs
@@ -24,8 +25,10 @@ TEXT = "上海市律师协会关于开展2024年度律师执业年度考核工�
 
 
 def page(meta: str = "", text: str = TEXT) -> str:
-    return (f"<html><head>{meta}<title>{text} - 东方律师网</title></head><body>"
-            f"<h1>{text}</h1><div>日期:2026-01-23 作者:办公室</div><p>正文：{text}。</p></body></html>")
+    return (
+        f"<html><head>{meta}<title>{text} - 东方律师网</title></head><body>"
+        f"<h1>{text}</h1><div>日期:2026-01-23 作者:办公室</div><p>正文：{text}。</p></body></html>"
+    )
 
 
 # --------------------------------------------------------------------------- decode_html
@@ -80,7 +83,9 @@ def test_header_beats_meta_and_meta_beats_the_default():
     assert decode_html(gb, "text/html; charset=gbk") == page('<meta charset="big5">')  # header over meta
 
 
-@pytest.mark.parametrize("label", ["no-such-charset", "utf-7", "base64", "rot13", "unicode_escape", "x-user-defined-nonsense", ""])
+@pytest.mark.parametrize(
+    "label", ["no-such-charset", "utf-7", "base64", "rot13", "unicode_escape", "x-user-defined-nonsense", ""]
+)
 def test_unknown_or_unsafe_labels_fall_through(label):
     text = page(f'<meta charset="{label}">')
     data = text.encode("gb18030")
@@ -108,7 +113,7 @@ def test_bytes_that_do_not_decode_become_replacement_characters_and_are_reported
     assert "\ufffd" in text
     assert "U+FFFD" in encoding_problem(text)
     # Without a label the same bytes are not valid UTF-8 and not GB18030 either.
-    assert encoding_problem(decode_html(b"\xff\xfe\xfd" + b"abc" + "协会".encode("utf-8")[:-1], None)) is not None
+    assert encoding_problem(decode_html(b"\xff\xfe\xfd" + b"abc" + "协会".encode()[:-1], None)) is not None
 
 
 def test_str_passes_through():
@@ -174,11 +179,40 @@ def test_parsed_fixture_titles_and_bodies_are_clean(path):
 
 
 SHORT_CLEAN = [
-    "通知", "律师", "甬江", "黏附", "娼妓", "婵娟", "涓滴归公", "皓矾", "律工委", "上海", "会",
-    "2024年第3期《上海律师》", "PDF下载", "关于举办AI与法律研讨会的通知", "Q&A：律师执业常见问题",
-    "第12届上海律师论坛（2024）", "沪ICP备17030485号", "咨询电话：021-12345678", "·", "©2017-2024",
-    "寶山區律師行業黨委", "會(huì)議", "café", "naïve résumé", "Zürich", "£100", "50°C", "™", "—", "“引号”",
-    "A", "", None, "plain ascii text",
+    "通知",
+    "律师",
+    "甬江",
+    "黏附",
+    "娼妓",
+    "婵娟",
+    "涓滴归公",
+    "皓矾",
+    "律工委",
+    "上海",
+    "会",
+    "2024年第3期《上海律师》",
+    "PDF下载",
+    "关于举办AI与法律研讨会的通知",
+    "Q&A：律师执业常见问题",
+    "第12届上海律师论坛（2024）",
+    "沪ICP备17030485号",
+    "咨询电话：021-12345678",
+    "·",
+    "©2017-2024",
+    "寶山區律師行業黨委",
+    "會(huì)議",
+    "café",
+    "naïve résumé",
+    "Zürich",
+    "£100",
+    "50°C",
+    "™",
+    "—",
+    "“引号”",
+    "A",
+    "",
+    None,
+    "plain ascii text",
 ]
 
 
@@ -200,7 +234,7 @@ def test_utf8_read_as_gb18030_is_reported(text):
 
 def test_the_example_of_the_issue_is_reported():
     assert "GB18030" in encoding_problem("涓婃捣甯傚緥甯堝崗浼")
-    whole = "律师协会通知".encode("utf-8").decode("gb18030")  # strict: decodes without an error
+    whole = "律师协会通知".encode().decode("gb18030")  # strict: decodes without an error
     assert whole == "寰嬪笀鍗忎細閫氱煡"
     assert encoding_problem(whole) == "mojibake: UTF-8 read as GB18030/GBK (reads '律师协会通知' as UTF-8)"
 

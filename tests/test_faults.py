@@ -14,6 +14,7 @@ directly, read-only, so that it pins the tables' contract rather than the storag
 A second FixtureSite on another port plays the foreign host: for barwatch another
 host:port is another site.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -28,7 +29,7 @@ from tests.crawling import FIXTURE_CONFIG, LOG_LEVEL, NOW, barwatch, copy_db, cr
 
 BASE_IDS = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID})
 TARGET = "6ec2d53345a6900be3354d6f5c65c5bc"  # the newest news item: UTF-8, charset in header and meta
-OTHER = "1362fedf6fbb63681419b0ebcf4219d9"   # its neighbour on the list
+OTHER = "1362fedf6fbb63681419b0ebcf4219d9"  # its neighbour on the list
 CONTENT = ("section", "title", "published", "author", "source", "body", "attachments")
 BIG = 50 * 1024 * 1024
 
@@ -81,8 +82,22 @@ def quick_config(tmp_path):
 
 def slow_crawl(db: Path, site, *extra: str, config: Path = FIXTURE_CONFIG, timeout: float = 180):
     """tests.crawling.crawl with a timeout of our own, for the tests that may hang."""
-    return barwatch("crawl", "--db", str(db), "--config", str(config), "--base-url", site.base_url, "--now", NOW,
-                    "--log-level", LOG_LEVEL, *extra, timeout=timeout, check=False)
+    return barwatch(
+        "crawl",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "--base-url",
+        site.base_url,
+        "--now",
+        NOW,
+        "--log-level",
+        LOG_LEVEL,
+        *extra,
+        timeout=timeout,
+        check=False,
+    )
 
 
 # ----------------------------------------------------------------------------- reading
@@ -100,7 +115,9 @@ def last_run(db: Path) -> dict:
 
 
 def run_failures(db: Path, run_id: int) -> list[tuple]:
-    return [(f["article_id"], f["kind"]) for f in rows(db, "SELECT * FROM failures WHERE run_id = ? ORDER BY id", run_id)]
+    return [
+        (f["article_id"], f["kind"]) for f in rows(db, "SELECT * FROM failures WHERE run_id = ? ORDER BY id", run_id)
+    ]
 
 
 def failure_rows(db: Path, run_id: int) -> list[dict]:
@@ -108,18 +125,24 @@ def failure_rows(db: Path, run_id: int) -> list[dict]:
 
 
 def run_text(db: Path, run: dict) -> str:
-    return (f"run {run['id']} {run['status']} (new, changed, unchanged, removed, failed) = {counts(run)}\n"
-            + failure_text(db, run["id"]))
+    return (
+        f"run {run['id']} {run['status']} (new, changed, unchanged, removed, failed) = {counts(run)}\n"
+        + failure_text(db, run["id"])
+    )
 
 
 def failure_text(db: Path, run_id: int) -> str:
     """The run's failures, one short line each, for assertion messages."""
-    return "\n".join(f"failure: {f['article_id']} {f['kind']}: {f['message'][:160]}" for f in failure_rows(db, run_id)) \
+    return (
+        "\n".join(f"failure: {f['article_id']} {f['kind']}: {f['message'][:160]}" for f in failure_rows(db, run_id))
         or "no failures"
+    )
 
 
 def version_numbers(db: Path, article_id: str) -> list[int]:
-    return [r["version"] for r in rows(db, "SELECT version FROM versions WHERE article_id = ? ORDER BY version", article_id)]
+    return [
+        r["version"] for r in rows(db, "SELECT version FROM versions WHERE article_id = ? ORDER BY version", article_id)
+    ]
 
 
 def article(db: Path, article_id: str) -> dict | None:
@@ -136,8 +159,10 @@ def counts(run: dict) -> tuple:
 
 
 def summary(run: dict) -> str:
-    return (f"run {run['id']} ({run['mode']}, {run['status']}): new {run['new']}, updated {run['changed']}, "
-            f"unchanged {run['unchanged']}, removed {run['removed']}, failed {run['failed']}, requests ")
+    return (
+        f"run {run['id']} ({run['mode']}, {run['status']}): new {run['new']}, updated {run['changed']}, "
+        f"unchanged {run['unchanged']}, removed {run['removed']}, failed {run['failed']}, requests "
+    )
 
 
 def output(proc) -> str:

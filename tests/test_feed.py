@@ -1,6 +1,7 @@
 """The Atom feed (storage.datasette_plugin.feed): valid Atom 1.0, stable tag: ids, what is
 announced and nothing else (no baseline, no held change), one feed per channel, and no
 control character from an old archived row."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,9 @@ from storage import serve
 from storage.archive import Archive
 from storage.datasette_plugin import feed
 from storage.outbox import PendingAlert
-from tests.test_sanitise import CONTROLS, ESC, NEL, RLO, URL as EVIL_URL, _store_evil_rows, has_control
 from tests.test_notify import aid, rec, url
+from tests.test_sanitise import CONTROLS, ESC, NEL, RLO, _store_evil_rows, has_control
+from tests.test_sanitise import URL as EVIL_URL
 from tests.test_search import GUIDE, build_fixture_archive, fixture_record, stepping_clock
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -26,9 +28,9 @@ EDIT_TEXT = "或者购房人书面通知解除合同之日"
 LXDT, YWZY = "律协动态", "业务指引"
 T_LXDT = "https://www.lawyers.org.cn/news/list/lxdt/{page}"
 T_YWZY = "https://www.lawyers.org.cn/news/list/ywzy/{page}"
-T0 = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.timezone.utc)
-T2 = dt.datetime(2026, 11, 29, 19, 14, 11, tzinfo=dt.timezone.utc)  # 2026-11-30 03:14:11 in Shanghai
-T3 = dt.datetime(2026, 12, 1, 1, 2, 3, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2026, 11, 29, 19, 14, 11, tzinfo=dt.UTC)  # 2026-11-30 03:14:11 in Shanghai
+T3 = dt.datetime(2026, 12, 1, 1, 2, 3, tzinfo=dt.UTC)
 
 
 def get(ds, path: str):
@@ -95,8 +97,9 @@ def baseline(path: Path, clock: Clock) -> None:
     with Archive(path, clock=clock) as archive:
         run = archive.start_run("full", channels=[(T_LXDT, LXDT), (T_YWZY, YWZY)])
         archive.record_article(run, rec(1, "协会召开理事会"), channel=T_LXDT)
-        archive.record_article(run, rec(2, "律师办理合同业务指引", GUIDE_BODY, section="业务研究 > 业务指引"),
-                               channel=T_YWZY)
+        archive.record_article(
+            run, rec(2, "律师办理合同业务指引", GUIDE_BODY, section="业务研究 > 业务指引"), channel=T_YWZY
+        )
         archive.record_article(run, rec(3, "关于会费缴纳的通知"), channel=T_LXDT)
         archive.finish_run(run, 3, walked={T_LXDT: [aid(1), aid(3)], T_YWZY: [aid(2)]})
 
@@ -109,7 +112,10 @@ def second_and_third_runs(path: Path, clock: Clock) -> dict[str, int]:
         run = archive.start_run("incremental")
         assert archive.record_article(run, rec(4, "新会员入会仪式举行"), channel=T_LXDT) == "new"
         edited = GUIDE_BODY.replace("提示风险", "书面提示风险")
-        assert archive.record_article(run, rec(2, "律师办理合同业务指引", edited, section="业务研究 > 业务指引")) == "changed"
+        assert (
+            archive.record_article(run, rec(2, "律师办理合同业务指引", edited, section="业务研究 > 业务指引"))
+            == "changed"
+        )
         assert archive.record_gone(run, aid(3), url(3), 404) == "removed"
         archive.finish_run(run, 3)
         clock.t = T3
@@ -196,7 +202,9 @@ def test_channel_feeds(channels_archive):
     assert text(root, "title") == f"barwatch · 东方律师网：新文章、修改与删除 · {LXDT}"
     assert links(root)["self"] == f"http://localhost/watch/feed.atom?channel={quote(LXDT)}"
     assert [text(e, "title") for e in entries(root)] == [
-        "恢复：关于会费缴纳的通知", "删除：关于会费缴纳的通知", "新文章：新会员入会仪式举行",
+        "恢复：关于会费缴纳的通知",
+        "删除：关于会费缴纳的通知",
+        "新文章：新会员入会仪式举行",
     ]
     root = atom(get(ds, f"/watch/feed.atom?channel={quote(YWZY)}"))
     assert [text(e, "id") for e in entries(root)] == [f"{TAG}{aid(2)}/v2"]
@@ -268,19 +276,27 @@ def test_rows_of_an_older_barwatch_with_control_characters(tmp_path):
     _store_evil_rows(path)
     with sqlite3.connect(path) as conn:
         evil_id = "cd" * 16
-        conn.execute("INSERT INTO channels(url_template, name, first_seen) VALUES ('t', ?, '2024-05-01T00:00:00Z')",
-                     [f"栏目{ESC}[1m{RLO}"])
+        conn.execute(
+            "INSERT INTO channels(url_template, name, first_seen) VALUES ('t', ?, '2024-05-01T00:00:00Z')",
+            [f"栏目{ESC}[1m{RLO}"],
+        )
         conn.execute("UPDATE articles SET channel = 't' WHERE id = ?", [evil_id])
-        conn.execute("UPDATE versions SET body = ? WHERE version = 1", [f"第一段{ESC}[2J旧文{NEL}。\n第二段{NEL}{RLO}。"])
+        conn.execute(
+            "UPDATE versions SET body = ? WHERE version = 1", [f"第一段{ESC}[2J旧文{NEL}。\n第二段{NEL}{RLO}。"]
+        )
         for n, (kind, version) in enumerate((("new", 1), ("changed", 2), ("removed", 2)), 1):
-            conn.execute("INSERT INTO alerts(article_id, kind, created_at, version) VALUES (?, ?, ?, ?)",
-                         [evil_id, kind, f"2024-05-0{n}T08:00:00Z", version])
+            conn.execute(
+                "INSERT INTO alerts(article_id, kind, created_at, version) VALUES (?, ?, ?, ?)",
+                [evil_id, kind, f"2024-05-0{n}T08:00:00Z", version],
+            )
     response = get(serve.build_datasette(path), "/evil/feed.atom")
     for ref in ("&#27;", "&#7;", "&#133;", "&#x85;", "&#8238;", "&#x202e;", "&#x202E;"):
         assert ref not in response.text
     root = atom(response)
     assert [text(e, "title") for e in entries(root)] == [
-        "删除：标题]0;pwned尾", "修改：标题]0;pwned尾", "新文章：标题]0;pwned尾",
+        "删除：标题]0;pwned尾",
+        "修改：标题]0;pwned尾",
+        "新文章：标题]0;pwned尾",
     ]
     removed, changed, new = entries(root)
     assert links(new)["alternate"] == EVIL_URL
@@ -291,10 +307,26 @@ def test_rows_of_an_older_barwatch_with_control_characters(tmp_path):
 
 def pending(n: int, kind: str, **kw) -> PendingAlert:
     values = dict(
-        id=n, article_id=aid(n), kind=kind, run_id=7, version=1, created_at="2024-05-02T08:00:00Z",
-        attempts=0, last_error=None, run_status="ok", run_started_at="2024-05-02T07:00:00Z",
-        url=url(n), section="协会动态", article_status="live",
-        content={"title": f"文章{n}", "published": "2024-05-01", "author": "办公室", "source": None, "body": "第一段。"},
+        id=n,
+        article_id=aid(n),
+        kind=kind,
+        run_id=7,
+        version=1,
+        created_at="2024-05-02T08:00:00Z",
+        attempts=0,
+        last_error=None,
+        run_status="ok",
+        run_started_at="2024-05-02T07:00:00Z",
+        url=url(n),
+        section="协会动态",
+        article_status="live",
+        content={
+            "title": f"文章{n}",
+            "published": "2024-05-01",
+            "author": "办公室",
+            "source": None,
+            "body": "第一段。",
+        },
         previous=None,
     )
     values.update(kw)
@@ -303,8 +335,12 @@ def pending(n: int, kind: str, **kw) -> PendingAlert:
 
 def build(alerts, channel=None, zone="Asia/Shanghai") -> ET.Element:
     body = feed.build_feed(
-        alerts, self_url="https://example.org/barwatch/feed.atom", site_url="https://example.org/",
-        article_url=lambda a: f"https://example.org/barwatch/-/article/{a}", zone=zone, channel=channel,
+        alerts,
+        self_url="https://example.org/barwatch/feed.atom",
+        site_url="https://example.org/",
+        article_url=lambda a: f"https://example.org/barwatch/-/article/{a}",
+        zone=zone,
+        channel=channel,
     )
     root = ET.fromstring(body)
     assert_valid_atom(root)
@@ -316,16 +352,32 @@ def test_build_feed_cleans_every_field():
     # self URL (an odd query string): the document must still parse.
     dirty = "".join(CONTROLS) + "\ufffe\uffff"
     alert = pending(
-        1, "changed", version=2, previous_version=1, url=url(1) + dirty, section="栏" + dirty, channel="道" + dirty,
-        content={"title": "题" + dirty, "published": "2024" + dirty, "author": "者" + dirty, "source": dirty,
-                 "body": "新" + dirty},
+        1,
+        "changed",
+        version=2,
+        previous_version=1,
+        url=url(1) + dirty,
+        section="栏" + dirty,
+        channel="道" + dirty,
+        content={
+            "title": "题" + dirty,
+            "published": "2024" + dirty,
+            "author": "者" + dirty,
+            "source": dirty,
+            "body": "新" + dirty,
+        },
         previous={"title": "题", "published": "2024", "author": "者", "source": "", "body": "旧"},
     )
-    root = ET.fromstring(feed.build_feed(
-        [alert, pending(2, "new", content={**alert.content}), pending(3, "removed", content={**alert.content})],
-        self_url="https://example.org/x/feed.atom?channel=" + dirty, site_url="https://example.org/",
-        article_url=lambda a: f"https://example.org/x/-/article/{a}" + dirty, zone="Asia/Shanghai", channel="道" + dirty,
-    ))
+    root = ET.fromstring(
+        feed.build_feed(
+            [alert, pending(2, "new", content={**alert.content}), pending(3, "removed", content={**alert.content})],
+            self_url="https://example.org/x/feed.atom?channel=" + dirty,
+            site_url="https://example.org/",
+            article_url=lambda a: f"https://example.org/x/-/article/{a}" + dirty,
+            zone="Asia/Shanghai",
+            channel="道" + dirty,
+        )
+    )
     for el in root.iter():
         for value in [el.text or "", *el.attrib.values()]:
             assert not has_control(value) and "\ufffe" not in value and "\uffff" not in value
@@ -337,13 +389,18 @@ def test_build_feed_edge_cases():
     # A changed alert whose previous version is missing, an untitled article, no channel,
     # a long paragraph, and an unreadable time: an entry each, never an error.
     long = "长" * 800
-    root = build([
-        pending(1, "changed", version=3, previous=None, content={"title": None, "body": long}),
-        pending(2, "new", created_at="not a time", channel=None),
-    ], zone="UTC")
+    root = build(
+        [
+            pending(1, "changed", version=3, previous=None, content={"title": None, "body": long}),
+            pending(2, "new", created_at="not a time", channel=None),
+        ],
+        zone="UTC",
+    )
     first, second = entries(root)
     assert text(first, "title") == f"修改：{aid(1)}"
-    assert text(first, "content").startswith("<p>版本 ? → 3 · 2024-05-02 08:00</p><p>存档中没有上一版本，无法比较。</p>")
+    assert text(first, "content").startswith(
+        "<p>版本 ? → 3 · 2024-05-02 08:00</p><p>存档中没有上一版本，无法比较。</p>"
+    )
     assert f"<p>{'长' * 499}…</p>" in text(first, "content")
     assert text(second, "updated") == "1970-01-01T00:00:00+00:00"
     assert second.find(f"{A}category") is None

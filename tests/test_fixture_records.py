@@ -4,6 +4,7 @@ Pages live in fixtures/pages/<state>/info/<id>.html with <id>.expected.json besi
 (base is the reference state; chrome/edited/added/v2 hold the pages that differ in other
 states). They are read as bytes so that each page's own charset declaration is used.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,11 +53,7 @@ def test_fixture_page_parses_to_expected_record(page: Path):
     if "subtitle" not in expected:
         expected["subtitle"] = None
         fields.append("subtitle")
-    mismatches = {
-        k: {"expected": expected[k], "got": record[k]}
-        for k in fields
-        if record[k] != expected[k]
-    }
+    mismatches = {k: {"expected": expected[k], "got": record[k]} for k in fields if record[k] != expected[k]}
     if "body" in mismatches:
         exp_lines = (expected["body"] or "").split("\n")
         got_lines = (record["body"] or "").split("\n")
@@ -70,6 +67,7 @@ def test_fixture_page_parses_to_expected_record(page: Path):
 def _list_cases():
     try:
         from fixtures import render, spec
+
         cases = []
         for state in spec.STATES:
             for ch in spec.CHANNELS.values():
@@ -78,7 +76,11 @@ def _list_cases():
         return cases, render, spec
     except Exception as e:  # noqa: BLE001 - fixture site not built (yet) or its API moved
         reason = f"fixture list pages unavailable: {type(e).__name__}: {e}"
-        return [pytest.param(None, None, None, marks=pytest.mark.skip(reason=reason), id="no-fixture-lists")], None, None
+        return (
+            [pytest.param(None, None, None, marks=pytest.mark.skip(reason=reason), id="no-fixture-lists")],
+            None,
+            None,
+        )
 
 
 LIST_CASES, _render, _spec = _list_cases()
@@ -91,8 +93,13 @@ def test_fixture_list_page_rows(state, channel, page):
     html = _render.render_list(ch, state, page)
     rows = parse_list(html.encode("utf-8"), base + ch.url(page), extra_hosts=frozenset({"127.0.0.1:8000"}))
     expected = [
-        {"id": a.id, "url": f"https://www.lawyers.org.cn/info/{a.id}", "title": a.title,
-         "date": a.list_date, "category": a.category}
+        {
+            "id": a.id,
+            "url": f"https://www.lawyers.org.cn/info/{a.id}",
+            "title": a.title,
+            "date": a.list_date,
+            "category": a.category,
+        }
         for a in _spec.list_page(channel, state, page)
     ]
     assert rows == expected

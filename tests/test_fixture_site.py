@@ -1,5 +1,6 @@
 """Tests of the fixture site itself: the generated pages, their expected records and the
 server's behaviour. Crawler and parser tests rely on every fact checked here."""
+
 from __future__ import annotations
 
 import json
@@ -81,11 +82,20 @@ def test_saved_page_layout():
     counts = {d.name: len(list((d / "info").glob("*.html"))) for d in PAGES.iterdir()}
     # base/ is exactly the classic site (the four channels of site.toml); the channels only
     # discovery reaches have their own directories.
-    assert counts == {"base": 25, "chrome": 25, "edited": 1, "added": 1, "v2": 2,
-                      "channels": 40, "channels-chrome": 40, "discovered": 1}
+    assert counts == {
+        "base": 25,
+        "chrome": 25,
+        "edited": 1,
+        "added": 1,
+        "v2": 2,
+        "channels": 40,
+        "channels-chrome": 40,
+        "discovered": 1,
+    }
     assert sorted(p.stem for p in (PAGES / "base" / "info").glob("*.html")) == spec.served_ids("base")
     assert sorted(p.stem for p in (PAGES / "channels" / "info").glob("*.html")) == sorted(
-        set(spec.all_served_ids("base")) - set(spec.served_ids("base")))
+        set(spec.all_served_ids("base")) - set(spec.served_ids("base"))
+    )
     for html in PAGES.rglob("*.html"):
         assert html.with_name(html.name.replace(".html", ".expected.json")).exists()
 
@@ -120,12 +130,20 @@ def test_spec_covers_every_site_md_variant():
     assert {a.colon for a in base} == {":", "："}
     assert {a.meta_lines for a in base} == {True, False}
     assert {a.section for a in base} == {
-        "业务研究大厅 > 业务指引", "业务研究大厅 > 专业委员会 > 专业论文", "业务研究 > 研究成果",
-        "业务研究 > 案例评析", "行业资讯 > 律协动态", "行业资讯 > 业内动态 > 媒体报道",
-        "律师文化 > 上海律师 > 2022 > 2022年第06期", "律师文化 > 上海律师 > 2022 > 2022年第05期",
-        "行業(yè)資訊 > 律協(xié)動(dòng)態(tài)"}
+        "业务研究大厅 > 业务指引",
+        "业务研究大厅 > 专业委员会 > 专业论文",
+        "业务研究 > 研究成果",
+        "业务研究 > 案例评析",
+        "行业资讯 > 律协动态",
+        "行业资讯 > 业内动态 > 媒体报道",
+        "律师文化 > 上海律师 > 2022 > 2022年第06期",
+        "律师文化 > 上海律师 > 2022 > 2022年第05期",
+        "行業(yè)資訊 > 律協(xié)動(dòng)態(tài)",
+    }
     assert sorted(a.author for a in base if a.author and "律师工作委员会" in a.author) == [
-        "普陀区律师工作委员会", "松江区律师工作委员会"]
+        "普陀区律师工作委员会",
+        "松江区律师工作委员会",
+    ]
     assert [(a.encoding, a.header_charset) for a in base if a.encoding != "utf-8"] == [("gb18030", False)]
     assert sum(not a.header_charset for a in base) == 4
     # No author, no counter, a counter over 999, a press page without author.
@@ -148,7 +166,9 @@ def test_seed_paragraphs_are_the_seed_file():
 # ------------------------------------------------------------------------- records
 def test_expected_json_is_exact_text():
     path = PAGES / "base" / "info" / "6ec2d53345a6900be3354d6f5c65c5bc.expected.json"
-    assert path.read_text(encoding="utf-8") == """{
+    assert (
+        path.read_text(encoding="utf-8")
+        == """{
   "id": "6ec2d53345a6900be3354d6f5c65c5bc",
   "url": "https://www.lawyers.org.cn/info/6ec2d53345a6900be3354d6f5c65c5bc",
   "section": "行业资讯 > 律协动态",
@@ -163,10 +183,22 @@ def test_expected_json_is_exact_text():
   "attachments": []
 }
 """
+    )
     for p in PAGES.rglob("*.expected.json"):
         assert list(json.loads(p.read_text(encoding="utf-8"))) == [
-            "id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views",
-            "body", "attachments"]
+            "id",
+            "url",
+            "section",
+            "title",
+            "subtitle",
+            "published",
+            "issue",
+            "author",
+            "source",
+            "views",
+            "body",
+            "attachments",
+        ]
 
 
 def record(article_id: str, page_dir: str = "base") -> dict:
@@ -175,8 +207,10 @@ def record(article_id: str, page_dir: str = "base") -> dict:
 
 def test_expected_record_magazine():
     r = record("bbef17f65d20a345f1950a9d3788c34d")
-    assert {k: r[k] for k in ("section", "title", "subtitle", "published", "issue", "author", "source", "views",
-                              "attachments")} == {
+    assert {
+        k: r[k]
+        for k in ("section", "title", "subtitle", "published", "issue", "author", "source", "views", "attachments")
+    } == {
         "section": "律师文化 > 上海律师 > 2022 > 2022年第06期",
         "title": "在法律援助中读懂律师的社会责任",
         "subtitle": None,  # the classic magazine pieces have none; the issue-only ones do
@@ -192,7 +226,12 @@ def test_expected_record_magazine():
 def test_expected_record_press_reprint():
     r = record("2d4b7e8484e038b87cae304a27d27a9d")
     assert (r["section"], r["published"], r["author"], r["source"], r["views"]) == (
-        "行业资讯 > 业内动态 > 媒体报道", "2012-09-25", "沈晓燕", "新民晚报", 5539)
+        "行业资讯 > 业内动态 > 媒体报道",
+        "2012-09-25",
+        "沈晓燕",
+        "新民晚报",
+        5539,
+    )
     assert r["body"].split("\n")[-1] == "原文链接:http://xmwb.xinmin.cn/html/2012-09/25/content_12_3.htm"
     assert spec.LIST_DATES[r["id"]] == "2012-09-26"
     assert record("d6378a5eb40779917bedb3fb347c079e")["author"] is None
@@ -201,7 +240,12 @@ def test_expected_record_press_reprint():
 def test_expected_record_old_form_and_gb18030():
     r = record(spec.GB18030_ID)
     assert (r["title"], r["published"], r["author"], r["source"], r["views"]) == (
-        "律师办理知识产权尽职调查业务操作指引", "2013-04-08", "知识产权业务研究委员会", "上海市律师协会", None)
+        "律师办理知识产权尽职调查业务操作指引",
+        "2013-04-08",
+        "知识产权业务研究委员会",
+        "上海市律师协会",
+        None,
+    )
     assert r["body"].startswith("知识产权尽职调查是企业并购")
     assert "王堃、李喆" in r["body"]
     forum = record("4224636d55c7a7b852544f282892ae76")
@@ -224,7 +268,10 @@ def test_expected_record_seed():
     r = record(spec.SEED_ID)
     assert r["body"] == "\n".join(spec.SEED_PARAGRAPHS)
     assert (r["section"], r["author"], r["views"]) == (
-        "行業(yè)資訊 > 律協(xié)動(dòng)態(tài)", "寶山區(qū)律師工作委員會(huì)", 1286)
+        "行業(yè)資訊 > 律協(xié)動(dòng)態(tài)",
+        "寶山區(qū)律師工作委員會(huì)",
+        1286,
+    )
 
 
 def test_edited_record_differs_by_one_sentence():
@@ -251,16 +298,25 @@ def test_record_values_are_visible_on_page(page):
     a = spec.BY_ID[rec["id"]]
     doc = lxml.html.document_fromstring(page.read_bytes().decode(a.encoding))
     flat = norm(doc.body.text_content())
-    for line in rec["body"].split("\n") + [rec["title"], rec["subtitle"] or "", rec["published"] or "",
-                                           rec["author"] or ""]:
+    for line in rec["body"].split("\n") + [
+        rec["title"],
+        rec["subtitle"] or "",
+        rec["published"] or "",
+        rec["author"] or "",
+    ]:
         assert norm(line) in flat
     if rec["subtitle"]:  # its own line, between the title and the metadata
         assert flat.index(norm(rec["title"])) < flat.index(norm(rec["subtitle"])) < flat.index("作者")
     assert (f"{rec['views']:,}" in flat) if rec["views"] is not None else ("阅读" not in flat and "閱讀" not in flat)
     hrefs = [urllib.parse.urljoin(rec["url"], h) for h in doc.xpath("//a/@href")]
     assert [h for h in hrefs if h in rec["attachments"]] == rec["attachments"]
-    assert doc.findtext(".//title") == " - ".join([rec["title"], *reversed(rec["section"].split(" > ")),
-                                                   "東方律師網(wǎng)" if rec["id"] == spec.SEED_ID else "东方律师网"])
+    assert doc.findtext(".//title") == " - ".join(
+        [
+            rec["title"],
+            *reversed(rec["section"].split(" > ")),
+            "東方律師網(wǎng)" if rec["id"] == spec.SEED_ID else "东方律师网",
+        ]
+    )
     # Articles link articles only in the div design's side box of another channel's newest items.
     box = [spec.list_href(x) for x in spec.list_rows(spec.SIDE_BOX_CHANNEL, "base")[:3]]
     assert [h for h in doc.xpath("//a/@href") if "/info/" in h] == (box if a.design == "div" else [])
@@ -303,8 +359,12 @@ def test_unknown_paths_404(site):
 
 def test_guide_list_pages(site):
     p1 = text(site, GUIDE + "?currentPageNo=1")
-    assert row_ids(p1) == ["d79b107587527f3052174498a026170e", "ec8bc83555479a532d0d7cabed4feff3",
-                           "6331c7bb2c8d5e80d451f82e2f88ce96", "1c77eea30b66febd2a9d2f7c21a3115e"]
+    assert row_ids(p1) == [
+        "d79b107587527f3052174498a026170e",
+        "ec8bc83555479a532d0d7cabed4feff3",
+        "6331c7bb2c8d5e80d451f82e2f88ce96",
+        "1c77eea30b66febd2a9d2f7c21a3115e",
+    ]
     # All four link forms the crawler must canonicalise.
     assert article_links(p1) == [
         "/info/d79b107587527f3052174498a026170e",
@@ -314,7 +374,7 @@ def test_guide_list_pages(site):
         "http://www.zjbar.com/info/f31137ac8cd2e2ca5d66b839ffb81a8e",  # look-alike, side box
     ]
     assert '<li><span class="d">2025-11-18</span> <span class="c">[业务指引]</span> <a href=' in p1
-    assert "当前位置: <a href=\"/\">首页</a> &gt;&gt;" in p1
+    assert '当前位置: <a href="/">首页</a> &gt;&gt;' in p1
     assert [len(row_ids(text(site, f"{GUIDE}?currentPageNo={n}"))) for n in (1, 2, 3, 4, 50)] == [4, 4, 1, 0, 0]
     assert fetch(site, GUIDE + "?currentPageNo=0")[2].decode() == p1
     assert fetch(site, GUIDE)[2].decode() == p1
@@ -322,14 +382,21 @@ def test_guide_list_pages(site):
 
 
 def test_catalog_list_pages(site):
-    pages = {path: [row_ids(text(site, f"{path}?pageNumber={n}")) for n in range(1, 5)]
-             for path in (NEWS, MEDIA, MAGAZINE)}
+    pages = {
+        path: [row_ids(text(site, f"{path}?pageNumber={n}")) for n in range(1, 5)] for path in (NEWS, MEDIA, MAGAZINE)
+    }
     assert [[len(rows) for rows in v] for v in pages.values()] == [[3, 3, 2, 0], [3, 2, 0, 0], [2, 1, 0, 0]]
-    assert pages[NEWS][0] == ["6ec2d53345a6900be3354d6f5c65c5bc", "1362fedf6fbb63681419b0ebcf4219d9",
-                              "e6e3676bbf5b1cf8aa4810bfdda29ca2"]
+    assert pages[NEWS][0] == [
+        "6ec2d53345a6900be3354d6f5c65c5bc",
+        "1362fedf6fbb63681419b0ebcf4219d9",
+        "e6e3676bbf5b1cf8aa4810bfdda29ca2",
+    ]
     listed = sorted(i for v in pages.values() for rows in v for i in rows)
-    listed += row_ids(text(site, GUIDE + "?currentPageNo=1")) + row_ids(text(site, GUIDE + "?currentPageNo=2")) \
+    listed += (
+        row_ids(text(site, GUIDE + "?currentPageNo=1"))
+        + row_ids(text(site, GUIDE + "?currentPageNo=2"))
         + row_ids(text(site, GUIDE + "?currentPageNo=3"))
+    )
     assert sorted(listed) == site.article_ids() and len(listed) == 25
     news1 = text(site, NEWS + "?pageNumber=1")
     assert text(site, NEWS + "?pageNumber=0") == news1
@@ -348,11 +415,11 @@ def test_catalog_list_pages(site):
 
 # ------------------------------------------------------------------------- articles
 def test_view_counter_increments_per_fetch(site):
-    counts = [re.search(r"阅读:([\d,]+)次", text(site, "/info/6ec2d53345a6900be3354d6f5c65c5bc")).group(1)
-              for _ in range(3)]
+    counts = [
+        re.search(r"阅读:([\d,]+)次", text(site, "/info/6ec2d53345a6900be3354d6f5c65c5bc")).group(1) for _ in range(3)
+    ]
     assert counts == ["131", "132", "133"]
-    rollover = [re.search(r"阅读:([\d,]+)次", text(site, f"/info/{spec.COMMA_ROLLOVER_ID}")).group(1)
-                for _ in range(2)]
+    rollover = [re.search(r"阅读:([\d,]+)次", text(site, f"/info/{spec.COMMA_ROLLOVER_ID}")).group(1) for _ in range(2)]
     assert rollover == ["999", "1,000"]
     fetch(site, "/info/bbef17f65d20a345f1950a9d3788c34d")
     assert "<li>阅读 1,535 次</li>" in text(site, "/info/bbef17f65d20a345f1950a9d3788c34d")
@@ -397,9 +464,22 @@ def test_article_page_furniture(site):
     assert "<h2>律协动态</h2>" in new
     assert '<div class="i-mt">日期:2026-01-23  作者:办公室  阅读:131次</div>' in new
     assert '<img src="/upload/ec4d33cf-5b2a-4f7e-8c61-0d9a3e7b2f48.jpg" alt="">' in new
-    for s in ("[更多]", "常用工具", "城市地图查询", "诉讼费计算器", "[请点击此处反馈]", "协会介绍", "行业党建",
-              "律师文化", "会员服务", "执业证号/统一社会信用代码", "会员须知", "专业委员会",
-              "<p>技术支持邮箱 :12345@homolo.com</p>", "<p>上海市律师协会版权所有 ©2017-2026</p>"):
+    for s in (
+        "[更多]",
+        "常用工具",
+        "城市地图查询",
+        "诉讼费计算器",
+        "[请点击此处反馈]",
+        "协会介绍",
+        "行业党建",
+        "律师文化",
+        "会员服务",
+        "执业证号/统一社会信用代码",
+        "会员须知",
+        "专业委员会",
+        "<p>技术支持邮箱 :12345@homolo.com</p>",
+        "<p>上海市律师协会版权所有 ©2017-2026</p>",
+    ):
         assert s in new
     old = text(site, "/info/4224636d55c7a7b852544f282892ae76")
     assert '当前位置: <a href="/">首页</a> &gt;&gt;' in old
@@ -414,9 +494,11 @@ def test_article_page_furniture(site):
     # Inline footer: the footer paragraphs share the body's wrapper.
     inline = text(site, "/info/b93f5bfd1ea5b64b0ed1a388ba80f1b6")
     wrapper = re.search(r'<div class="tx2">\n(.*?)</div>', inline, re.S).group(1)
-    assert wrapper.endswith("<p>[版权声明] 沪ICP备17030485号-1</p>\n<p>沪公网安备 31010402007129号</p>\n"
-                            "<p>技术服务:上海同道信息技术有限公司</p>\n<p>技术电话:400-052-9602(9:00-11:30,13:30-17:30)</p>\n"
-                            "<p>技术支持邮箱 :12345@homolo.com</p>\n<p>上海市律师协会版权所有 ©2017-2024</p>\n")
+    assert wrapper.endswith(
+        "<p>[版权声明] 沪ICP备17030485号-1</p>\n<p>沪公网安备 31010402007129号</p>\n"
+        "<p>技术服务:上海同道信息技术有限公司</p>\n<p>技术电话:400-052-9602(9:00-11:30,13:30-17:30)</p>\n"
+        "<p>技术支持邮箱 :12345@homolo.com</p>\n<p>上海市律师协会版权所有 ©2017-2024</p>\n"
+    )
 
 
 def test_conditional_requests(site):
@@ -455,8 +537,17 @@ def test_fail_next_and_request_log(site):
     site.fail_next(None)
     site.clear_failures()
     assert fetch(site, f"/info/{spec.SEED_ID}?from=list")[0] == 200
-    assert site.requests == ["/robots.txt", "/", "/robots.txt", GUIDE, GUIDE, GUIDE, "/", "/",
-                             f"/info/{spec.SEED_ID}?from=list"]
+    assert site.requests == [
+        "/robots.txt",
+        "/",
+        "/robots.txt",
+        GUIDE,
+        GUIDE,
+        GUIDE,
+        "/",
+        "/",
+        f"/info/{spec.SEED_ID}?from=list",
+    ]
     site.reset_requests()
     assert site.requests == []
     # A failed fetch is not a view.
@@ -498,14 +589,20 @@ def test_chrome_state_changes_only_chrome(site):
 def test_edited_state(site):
     site.set_state("edited")
     assert site.article_ids() == spec.served_ids("base")
-    changed = [i for i in site.article_ids()
-               if fetch(site, f"/info/{i}")[2] != (PAGES / "base" / "info" / f"{i}.html").read_bytes()]
+    changed = [
+        i
+        for i in site.article_ids()
+        if fetch(site, f"/info/{i}")[2] != (PAGES / "base" / "info" / f"{i}.html").read_bytes()
+    ]
     assert changed == [spec.EDITED_ID]
     page = text(site, f"/info/{spec.EDITED_ID}")
     assert spec.EDIT_NEW_SENTENCE in page and spec.EDIT_OLD_SENTENCE not in page
     assert site.expected_record(spec.EDITED_ID, "edited")["body"].count(spec.EDIT_NEW_SENTENCE) == 1
     assert spec.EDIT_OLD_SENTENCE == "违约金的计算一般自合同约定的交付期限届满之次日起算至实际交付之日止。"
-    assert spec.EDIT_NEW_SENTENCE == "违约金的计算一般自合同约定的交付期限届满之次日起算至实际交付之日或者购房人书面通知解除合同之日止。"
+    assert (
+        spec.EDIT_NEW_SENTENCE
+        == "违约金的计算一般自合同约定的交付期限届满之次日起算至实际交付之日或者购房人书面通知解除合同之日止。"
+    )
 
 
 def test_added_state(site):
@@ -518,7 +615,11 @@ def test_added_state(site):
     assert [len(row_ids(text(site, f"{NEWS}?pageNumber={n}"))) for n in (1, 2, 3, 4)] == [3, 3, 3, 0]
     assert fetch(site, f"/info/{spec.ADDED_ID}")[0] == 200
     rec = site.expected_record(spec.ADDED_ID)
-    assert (rec["title"], rec["published"], rec["views"]) == ("上海市律师协会第十二届理事会第五次会议召开", "2026-02-26", 12)
+    assert (rec["title"], rec["published"], rec["views"]) == (
+        "上海市律师协会第十二届理事会第五次会议召开",
+        "2026-02-26",
+        12,
+    )
 
 
 def test_removed_state(site):
@@ -526,9 +627,11 @@ def test_removed_state(site):
     assert fetch(site, f"/info/{spec.REMOVED_ID}")[0] == 404
     assert spec.REMOVED_ID not in site.article_ids() and len(site.article_ids()) == 24
     rows = [row_ids(text(site, f"{NEWS}?pageNumber={n}")) for n in (1, 2, 3)]
-    assert rows == [["6ec2d53345a6900be3354d6f5c65c5bc", "1362fedf6fbb63681419b0ebcf4219d9", spec.DISALLOWED_ID],
-                    ["6532607192ecafa37c319c59d49c138a", spec.SEED_ID, "72869daae47e32ebc2c9ff453defdcb5"],
-                    ["4224636d55c7a7b852544f282892ae76"]]
+    assert rows == [
+        ["6ec2d53345a6900be3354d6f5c65c5bc", "1362fedf6fbb63681419b0ebcf4219d9", spec.DISALLOWED_ID],
+        ["6532607192ecafa37c319c59d49c138a", spec.SEED_ID, "72869daae47e32ebc2c9ff453defdcb5"],
+        ["4224636d55c7a7b852544f282892ae76"],
+    ]
     with pytest.raises(KeyError):
         site.expected_record(spec.REMOVED_ID, "removed")
 
@@ -586,7 +689,7 @@ def test_article_answers_with_trailing_slash_and_query(site):
     assert raw(site, f"/info/{NEWEST}")[2] == saved
     for target in (f"/info/{NEWEST}/", f"/info/{NEWEST}?from=wx", f"/info/{NEWEST}/?from=wx"):
         status, _, body = raw(site, target)
-        assert status == 200 and b"<h1 class=\"k-t\">" in body, target
+        assert status == 200 and b'<h1 class="k-t">' in body, target
     assert views(text(site, f"/info/{NEWEST}")) == 131 + 4  # every form is a view of the one article
 
 
@@ -664,9 +767,11 @@ def test_charset_fault_mislabels(site, mode, article_id):
     else:
         with pytest.raises(UnicodeDecodeError):
             first[2].decode("gb18030")
+
     # Nothing but the label, the bytes and the counter differ from the saved page.
     def unlabelled(page: str) -> str:
         return _strip_counter(re.sub(r"<meta\b[^>]*charset[^>]*>", "", page, flags=re.I))
+
     assert unlabelled(first[2].decode(encoding)) == unlabelled(saved)
     if a.views is not None:  # the counter keeps counting
         assert views(second[2].decode(encoding)) == views(first[2].decode(encoding)) + 1 == a.views + 1
@@ -890,7 +995,7 @@ def test_discoverable_channels_describe_the_served_site(site):
         for n, url in enumerate(c["page_urls"], 1):
             html = text(site, url)
             rows = [r["id"] for r in list_rows_of(html, url)]
-            assert rows == c["ids"][(n - 1) * size: n * size], (c["key"], n)
+            assert rows == c["ids"][(n - 1) * size : n * size], (c["key"], n)
         if c["ids"] and not c["classic"]:
             assert len(c["ids"][:size]) >= 3, c["key"]  # page 1 is recognisably a list
             assert c["pages"] >= 2 or c["kind"] == "issue", c["key"]
@@ -909,14 +1014,23 @@ def test_url_shapes_of_the_new_channels(site):
     assert [study.url(n) for n in (1, 2, 3)] == [f"/studies/achievements/list-{n}.html" for n in (1, 2, 3)]
     assert [case.url(n) for n in (1, 2)] == ["/studies/cases/index.html", "/studies/cases/index_2.html"]
     # Path-style pages exist as files: anything else is a 404, never an empty list.
-    for path in ("/studies/achievements/list-0.html", "/studies/achievements/list-4.html",
-                 "/studies/cases/index_1.html", "/studies/cases/index_3.html", "/studies/cases/index_x.html"):
+    for path in (
+        "/studies/achievements/list-0.html",
+        "/studies/achievements/list-4.html",
+        "/studies/cases/index_1.html",
+        "/studies/cases/index_3.html",
+        "/studies/cases/index_x.html",
+    ):
         assert fetch(site, path)[0] == 404, path
     # Tabs: each its own URL; the bare list path is the first tab; an unknown tab is a 404.
-    assert text(site, spec.PAPERS_PATH) == text(site, "/studies/papers?tab=1&pageNumber=1") \
+    assert (
+        text(site, spec.PAPERS_PATH)
+        == text(site, "/studies/papers?tab=1&pageNumber=1")
         == text(site, "/studies/papers?pageNumber=0&tab=1")
-    assert [r["id"] for r in list_rows_of(text(site, "/studies/papers?tab=5"), "/studies/papers?tab=5")] == \
-        [a.id for a in spec.list_page("paper-library", "base", 1)]
+    )
+    assert [r["id"] for r in list_rows_of(text(site, "/studies/papers?tab=5"), "/studies/papers?tab=5")] == [
+        a.id for a in spec.list_page("paper-library", "base", 1)
+    ]
     assert list_rows_of(text(site, "/studies/papers?tab=2"), "/studies/papers?tab=2") == []
     assert "暂无数据" in text(site, "/studies/papers?tab=2")
     assert fetch(site, "/studies/papers?tab=9")[0] == 404
@@ -955,8 +1069,9 @@ def test_every_list_page_has_its_own_pager(site):
     assert f'href="{spec.CHANNELS["news"].path}?pageNumber=2">下一页</a>' in text(site, spec.CHANNELS["news"].url(1))
     assert '<a href="list-2.html">下一页</a>' in text(site, spec.CHANNELS["study"].url(1))
     assert '<a href="index_2.html">下一页&gt;&gt;</a>' in text(site, spec.CHANNELS["case"].url(1))
-    assert '<a class="next" href="/studies/papers?tab=1&amp;pageNumber=2"><span>下一页</span></a>' in \
-        text(site, spec.PAPERS_PATH)
+    assert '<a class="next" href="/studies/papers?tab=1&amp;pageNumber=2"><span>下一页</span></a>' in text(
+        site, spec.PAPERS_PATH
+    )
     district = spec.CHANNELS["district"]
     assert f'<a href="https://www.lawyers.org.cn{district.path}?pageNo=2">下一页</a>' in text(site, district.url(1))
 
@@ -967,7 +1082,8 @@ def test_a_list_whose_second_page_is_laid_out_differently(site):
     assert '<ul class="dl1">' in p1 and "<table" not in p1.split("<aside")[0]
     assert '<table class="dl2">' in p2 and '<ul class="dl1">' not in p2
     assert [r["date"] for r in list_rows_of(p2, district.url(2))] == [
-        a.list_date for a in spec.list_page("district", "base", 2)]
+        a.list_date for a in spec.list_page("district", "base", 2)
+    ]
     assert "2024年11月07日" in p2 and "2025/11/20" in p1
 
 
@@ -998,7 +1114,7 @@ def test_a_walk_from_the_business_guide_finds_every_channel(walked):
     status, linked = seen["status"], seen["linked"]
     for c in spec.discoverable_channels():
         assert status.get(c["first_url"]) == 200, c["key"]
-        for url in c["page_urls"][1:c["walkable_pages"]]:  # page 1 may be reached as first_url
+        for url in c["page_urls"][1 : c["walkable_pages"]]:  # page 1 may be reached as first_url
             assert status.get(url) == 200, (c["key"], url)
     # Every article a discovery should archive is linked, the script pager's are not.
     article_paths = {t for t in linked if t.startswith("/info/")}
@@ -1008,8 +1124,9 @@ def test_a_walk_from_the_business_guide_finds_every_channel(walked):
     # 研究成果 is linked by breadcrumbs only (and by its own pager).
     study = spec.CHANNELS["study"]
     study_urls = {study.url(n) for n in (1, 2, 3)}
-    outside = [(src, t) for t in study_urls for src, _, crumbs in linked.get(t, [])
-               if not crumbs and src not in study_urls]
+    outside = [
+        (src, t) for t in study_urls for src, _, crumbs in linked.get(t, []) if not crumbs and src not in study_urls
+    ]
     assert outside == [] and any(crumbs for _, _, crumbs in linked[study.entry_url])
     # The login host and the other services are never requested.
     assert not any("passport3" in r or "credit." in r for r in requests)
@@ -1027,10 +1144,13 @@ def test_pages_that_are_not_lists(site):
         assert all(href in targets for _, href in hub.links), hub.key
     # The magazine: hub -> years -> issues -> a table of contents without dates.
     mag_hub = text(site, spec.MAG_HUB)
-    assert [t for t, _, _ in anchors(mag_hub, spec.MAG_HUB) if t in (spec.year_path("2022"), spec.year_path("2021"))] \
-        == [spec.year_path("2022"), spec.year_path("2021")]
+    assert [
+        t for t, _, _ in anchors(mag_hub, spec.MAG_HUB) if t in (spec.year_path("2022"), spec.year_path("2021"))
+    ] == [spec.year_path("2022"), spec.year_path("2021")]
     for name, issue in spec.ISSUES.items():
-        assert issue.path in [t for t, _, _ in anchors(text(site, spec.year_path(issue.year)), spec.year_path(issue.year))]
+        assert issue.path in [
+            t for t, _, _ in anchors(text(site, spec.year_path(issue.year)), spec.year_path(issue.year))
+        ]
         rows = list_rows_of(text(site, issue.path), issue.path)
         assert [r["id"] for r in rows] == [a.id for _, a in spec.issue_rows(name, "base")] and len(rows) >= 3
         assert all(r["date"] is None for r in rows)
@@ -1049,19 +1169,26 @@ def html_attr(s: str) -> str:
 
 def test_magazine_articles_print_a_subtitle_and_no_date(site):
     congress = text(site, "/info/5fe48f7254c72f51c0b106cf3b73f678")
-    assert ('<h1 class="k-t">发挥法治保障作用 建设高素质律师队伍</h1>\n<p class="k-st">上海市第十一届律师代表大会第四次会议顺利召开</p>\n'
-            '<div class="i-mt">2022年第06期  作者:文│本刊记者  阅读 2,468 次</div>') in congress
+    assert (
+        '<h1 class="k-t">发挥法治保障作用 建设高素质律师队伍</h1>\n<p class="k-st">上海市第十一届律师代表大会第四次会议顺利召开</p>\n'
+        '<div class="i-mt">2022年第06期  作者:文│本刊记者  阅读 2,468 次</div>'
+    ) in congress
     rec = site.expected_record("5fe48f7254c72f51c0b106cf3b73f678")
     assert (rec["title"], rec["subtitle"], rec["published"], rec["issue"], rec["source"]) == (
-        "发挥法治保障作用 建设高素质律师队伍", "上海市第十一届律师代表大会第四次会议顺利召开", None, "2022-06",
-        "《上海律师》2022年第06期")
+        "发挥法治保障作用 建设高素质律师队伍",
+        "上海市第十一届律师代表大会第四次会议顺利召开",
+        None,
+        "2022-06",
+        "《上海律师》2022年第06期",
+    )
     mags = [a for a in spec.ALL_ARTICLES if a.meta == "magazine"]
     assert len(mags) == 10 and sum(a.subtitle is not None for a in mags) == 6
     assert {a.design for a in mags} == {"new", "div"}
     assert {spec.BY_ID[i].issue_month for i in spec.MAGAZINE_IDS} == {"2022-06", "2022-05"}
     # The classic magazine list keeps serving what site.toml's tests expect.
-    assert [r["id"] for r in list_rows_of(text(site, MAGAZINE + "?pageNumber=1"), MAGAZINE)] == \
-        [a.id for a in spec.list_page("magazine", "base", 1)]
+    assert [r["id"] for r in list_rows_of(text(site, MAGAZINE + "?pageNumber=1"), MAGAZINE)] == [
+        a.id for a in spec.list_page("magazine", "base", 1)
+    ]
 
 
 def test_div_design_side_box_links_newest_items_and_more(site):

@@ -18,6 +18,7 @@ BARWATCH_KILLS (default 20) kills, in BARWATCH_KILL_LANES (default 3) parallel l
 with its own archive. The delays come from random.Random(BARWATCH_KILL_SEED); the seed is
 printed (run with -s, or see the failure message) so a failing sequence can be replayed.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,9 +87,27 @@ def newest_run(db: Path) -> dict | None:
 def start_crawl(db: Path, site: FixtureSite, config: Path, log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "scheduler.cli", "crawl", "--db", str(db), "--config", str(config),
-             "--base-url", site.base_url, "--now", NOW, "--log-level", LOG_LEVEL, "--full"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "scheduler.cli",
+                "crawl",
+                "--db",
+                str(db),
+                "--config",
+                str(config),
+                "--base-url",
+                site.base_url,
+                "--now",
+                NOW,
+                "--log-level",
+                LOG_LEVEL,
+                "--full",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
 
 
@@ -100,7 +119,9 @@ def wait_for_run_row(db: Path, after_id: int, proc: subprocess.Popen, log: Path,
         if run is not None and run["id"] > after_id:
             return time.monotonic()
         if proc.poll() is not None:
-            raise AssertionError(f"the crawl exited {proc.returncode} before opening a run:\n{log.read_text(errors='replace')[-2000:]}")
+            raise AssertionError(
+                f"the crawl exited {proc.returncode} before opening a run:\n{log.read_text(errors='replace')[-2000:]}"
+            )
         time.sleep(0.01)
     proc.kill()
     raise AssertionError(f"no run row after {timeout} s")
@@ -115,7 +136,9 @@ def problems(db: Path, site: FixtureSite) -> list[str]:
         versions.setdefault(v["article_id"], []).append(v)
     want_ids = sorted(set(spec.served_ids("base")) - {spec.DISALLOWED_ID} | {spec.ADDED_ID})
     if sorted(articles) != want_ids:
-        out.append(f"articles: missing {sorted(set(want_ids) - set(articles))}, extra {sorted(set(articles) - set(want_ids))}")
+        out.append(
+            f"articles: missing {sorted(set(want_ids) - set(articles))}, extra {sorted(set(articles) - set(want_ids))}"
+        )
     if set(versions) - set(articles):
         out.append(f"versions of no article: {sorted(set(versions) - set(articles))}")
     for aid, a in articles.items():
@@ -128,19 +151,25 @@ def problems(db: Path, site: FixtureSite) -> list[str]:
             out.append(f"{aid}: {len(numbers)} versions, want {want_n}")
         last = versions[aid][-1]
         if (a["version"], a["content_hash"]) != (last["version"], last["content_hash"]):
-            out.append(f"{aid}: articles row at version {a['version']} / {a['content_hash'][:12]}, "
-                       f"newest version {last['version']} / {last['content_hash'][:12]}")
+            out.append(
+                f"{aid}: articles row at version {a['version']} / {a['content_hash'][:12]}, "
+                f"newest version {last['version']} / {last['content_hash'][:12]}"
+            )
         want_status = "removed" if aid == spec.REMOVED_ID else "live"
         if a["status"] != want_status:
             out.append(f"{aid}: status {a['status']}, want {want_status}")
         state = "base" if aid == spec.REMOVED_ID else STATE
         expected = site.expected_record(aid, state)
         for field in CONTENT:
-            got = a[field] if field != "published" or a["published_from"] == "page" else None  # a list date is no content
+            got = (
+                a[field] if field != "published" or a["published_from"] == "page" else None
+            )  # a list date is no content
             if got != expected[field]:
                 out.append(f"{aid}: {field} is {str(got)[:60]!r}, want {str(expected[field])[:60]!r}")
-    got_alerts = sorted((r["article_id"], r["kind"], r["version"]) if r["kind"] != "removed" else (r["article_id"], r["kind"])
-                        for r in rows(db, "SELECT * FROM alerts"))
+    got_alerts = sorted(
+        (r["article_id"], r["kind"], r["version"]) if r["kind"] != "removed" else (r["article_id"], r["kind"])
+        for r in rows(db, "SELECT * FROM alerts")
+    )
     if got_alerts != EXPECTED_ALERTS:
         out.append(f"alerts {got_alerts}, want {EXPECTED_ALERTS}")
     running = [r["id"] for r in rows(db, "SELECT id FROM crawl_runs WHERE status = 'running'")]
@@ -153,7 +182,9 @@ def problems(db: Path, site: FixtureSite) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the test
-def test_random_sigkills_during_a_change_detecting_crawl_leave_a_consistent_archive(site, baseline, slow_config, tmp_path):
+def test_random_sigkills_during_a_change_detecting_crawl_leave_a_consistent_archive(
+    site, baseline, slow_config, tmp_path
+):
     site.set_state(STATE)
     base_run = newest_run(baseline)["id"]
 
@@ -165,8 +196,10 @@ def test_random_sigkills_during_a_change_detecting_crawl_leave_a_consistent_arch
     opened = wait_for_run_row(db, base_run, proc, log)
     assert proc.wait(timeout=120) == 0, log.read_text(errors="replace")
     whole, span = time.monotonic() - t0, time.monotonic() - opened
-    print(f"\nkill test: seed {SEED} (BARWATCH_KILL_SEED), {KILLS} kills in {LANES} lanes; "
-          f"a whole slow crawl takes {whole:.2f} s, {span:.2f} s of it after its run row exists")
+    print(
+        f"\nkill test: seed {SEED} (BARWATCH_KILL_SEED), {KILLS} kills in {LANES} lanes; "
+        f"a whole slow crawl takes {whole:.2f} s, {span:.2f} s of it after its run row exists"
+    )
     assert problems(db, site) == [], "the uninterrupted crawl itself is wrong"
 
     rng = random.Random(SEED)
@@ -191,7 +224,9 @@ def test_random_sigkills_during_a_change_detecting_crawl_leave_a_consistent_arch
         found = problems(db, site)
         if done.returncode != 0:
             found.insert(0, f"the crawl after the kill exited {done.returncode}: {done.stdout}{done.stderr[-1500:]}")
-        return mid, [f"kill {i} (after {delays[i]:.3f} s, {'mid-crawl' if mid else 'after the run'}): {p}" for p in found]
+        return mid, [
+            f"kill {i} (after {delays[i]:.3f} s, {'mid-crawl' if mid else 'after the run'}): {p}" for p in found
+        ]
 
     def lane(n: int) -> list[tuple[bool, list[str]]]:
         return [one_kill(i) for i in range(n, KILLS, LANES)]

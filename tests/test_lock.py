@@ -1,4 +1,5 @@
 """The crawl lock: exclusive across processes, released by the kernel when a holder dies."""
+
 import json
 import os
 import signal

@@ -1,4 +1,5 @@
 """Alert mails end to end: a real archive in tmp_path and a real SMTP server on 127.0.0.1."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ from scheduler.notify import SmtpSettings, build_messages, notify
 from storage import outbox
 from storage.archive import Archive
 
-T0 = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
 
 
 class Clock:
@@ -133,8 +134,14 @@ def server():
 
 
 def settings(port: int, **kw) -> SmtpSettings:
-    values = dict(host="127.0.0.1", port=port, tls="none", mail_from="barwatch@example.org",
-                  mail_to=("ops@example.org",), timeout=5)
+    values = dict(
+        host="127.0.0.1",
+        port=port,
+        tls="none",
+        mail_from="barwatch@example.org",
+        mail_to=("ops@example.org",),
+        timeout=5,
+    )
     values.update(kw)
     return SmtpSettings(**values)
 
@@ -322,7 +329,11 @@ def test_delivery_stops_at_the_first_failure(archive, server):
 
     error = f"127.0.0.1:{server.port}: refused: SMTP 451 4.3.0 try again later"
     assert (result.sent, result.alerts_marked, result.pending_left, result.errors, result.composed) == (
-        1, 1, 2, [error], 3,
+        1,
+        1,
+        2,
+        [error],
+        3,
     )
     assert server.handler.data_calls == 2  # the third digest was not tried against a failing server
     assert alert_rows(archive) == [
@@ -414,7 +425,10 @@ def test_changed_alert_shows_the_edited_sentence(archive, server):
     [msg] = server.handler.messages()
     assert msg["Subject"] == "【barwatch】上海律协网站：1 篇修改"
     assert "   版本 1 → 2：\n   第2段：\n     本会将于5月1[-0-]{+2+}日召开会员大会。\n" in text_of(msg)
-    assert "<p class=\"barwatch-change\"><b>第2段</b><br>本会将于5月1<del>0</del><ins>2</ins>日召开会员大会。</p>" in html_of(msg)
+    assert (
+        '<p class="barwatch-change"><b>第2段</b><br>本会将于5月1<del>0</del><ins>2</ins>日召开会员大会。</p>'
+        in html_of(msg)
+    )
     assert "各位会员" not in text_of(msg)  # unchanged paragraphs are not repeated
 
 
@@ -434,7 +448,11 @@ def test_changed_alert_compares_with_the_version_before_the_alerts(archive, serv
 def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
     crawl(archive, [rec(n, f"文章{n}", f"原文第{n}篇。") for n in (1, 2, 3, 4)])
     # 3 of 4 revisited articles change: more than half, so the run is suspect.
-    run = crawl(archive, [rec(n, f"文章{n}", f"改版后第{n}篇。") for n in (1, 2, 3)] + [rec(4, "文章4", "原文第4篇。"), rec(5, "新文章")])
+    run = crawl(
+        archive,
+        [rec(n, f"文章{n}", f"改版后第{n}篇。") for n in (1, 2, 3)]
+        + [rec(4, "文章4", "原文第4篇。"), rec(5, "新文章")],
+    )
     assert (archive.run(run)["status"], archive.run(run)["held"]) == ("ok", "suspect")
 
     first = notify(archive, AlertSettings(), settings(server.port))
@@ -444,7 +462,11 @@ def test_suspect_runs_changed_alerts_are_held_until_released(archive, server):
     assert [m["Subject"] for m in server.handler.messages()] == ["【barwatch】上海律协网站：1 条运行通知，1 篇新文章"]
     assert outbox.outbox_counts(archive) == {"pending": 0, "held": 3, "waiting": 0, "sent": 2}
     assert [(r[1], r[2] is None, r[3]) for r in alert_rows(archive)] == [
-        ("changed", True, 0), ("changed", True, 0), ("changed", True, 0), ("new", False, 1), ("operations", False, 1),
+        ("changed", True, 0),
+        ("changed", True, 0),
+        ("changed", True, 0),
+        ("new", False, 1),
+        ("operations", False, 1),
     ]
     assert notify(archive, AlertSettings(), settings(server.port)).sent == 0
 
@@ -555,8 +577,8 @@ def make_cert(tmp_path):
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
-        .not_valid_after(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
@@ -579,11 +601,13 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 def test_starttls_and_login(archive, tmp_path):
     cafile, context = make_cert(tmp_path)
     two_new(archive)
-    srv = start_server(free_port(), tls_context=context, require_starttls=True, authenticator=authenticator,
-                       auth_required=True)
+    srv = start_server(
+        free_port(), tls_context=context, require_starttls=True, authenticator=authenticator, auth_required=True
+    )
     try:
-        good = notify(archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
-                                                        password="s3cret"))
+        good = notify(
+            archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw", password="s3cret")
+        )
     finally:
         srv.controller.stop()
     assert (good.sent, good.errors) == (1, [])
@@ -593,11 +617,13 @@ def test_starttls_and_login(archive, tmp_path):
 def test_wrong_password_is_a_readable_error(archive, tmp_path):
     cafile, context = make_cert(tmp_path)
     two_new(archive)
-    srv = start_server(free_port(), tls_context=context, require_starttls=True, authenticator=authenticator,
-                       auth_required=True)
+    srv = start_server(
+        free_port(), tls_context=context, require_starttls=True, authenticator=authenticator, auth_required=True
+    )
     try:
-        bad = notify(archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw",
-                                                       password="wrong"))
+        bad = notify(
+            archive, AlertSettings(), settings(srv.port, tls="starttls", cafile=cafile, user="bw", password="wrong")
+        )
     finally:
         srv.controller.stop()
     error = f"127.0.0.1:{srv.port}: login refused: SMTP 535 5.7.8 Authentication credentials invalid"
@@ -637,7 +663,15 @@ ENV = {"BARWATCH_SMTP_HOST": "smtp.example.org", "BARWATCH_MAIL_FROM": "barwatch
 def test_settings_from_env_defaults_and_values():
     s = SmtpSettings.from_env(ENV)
     assert (s.host, s.port, s.tls, s.user, s.password, s.mail_from, s.mail_to, s.timeout, s.cafile) == (
-        "smtp.example.org", 587, "starttls", None, None, "barwatch@example.org", (), 30.0, None,
+        "smtp.example.org",
+        587,
+        "starttls",
+        None,
+        None,
+        "barwatch@example.org",
+        (),
+        30.0,
+        None,
     )
     assert SmtpSettings.from_env({**ENV, "BARWATCH_SMTP_TLS": "none"}).port == 25
     assert SmtpSettings.from_env({**ENV, "BARWATCH_SMTP_TLS": "SSL"}).port == 465
@@ -720,11 +754,26 @@ def test_outbox_marks_only_unsent_alerts(archive, clock):
 # ----------------------------------------------------------------------------- operations notices
 def _pending(n: int, kind: str = "new", **kw) -> outbox.PendingAlert:
     values = dict(
-        id=n, article_id=aid(n), kind=kind, run_id=5, version=1, created_at="2024-05-02T08:00:00Z",
-        attempts=0, last_error=None, run_status="ok", run_started_at="2024-05-02T07:00:00Z",
-        url=url(n), section="协会动态", article_status="live",
-        content={"title": f"文章{n}", "published": "2024-05-01", "author": "张三", "source": None,
-                 "body": "第一段。\n第二段。"},
+        id=n,
+        article_id=aid(n),
+        kind=kind,
+        run_id=5,
+        version=1,
+        created_at="2024-05-02T08:00:00Z",
+        attempts=0,
+        last_error=None,
+        run_status="ok",
+        run_started_at="2024-05-02T07:00:00Z",
+        url=url(n),
+        section="协会动态",
+        article_status="live",
+        content={
+            "title": f"文章{n}",
+            "published": "2024-05-01",
+            "author": "张三",
+            "source": None,
+            "body": "第一段。\n第二段。",
+        },
         previous=None,
     )
     values.update(kw)
@@ -733,8 +782,16 @@ def _pending(n: int, kind: str = "new", **kw) -> outbox.PendingAlert:
 
 def _operations(n: int, notice: str, incident: str = "crawl-failed") -> outbox.PendingAlert:
     return _pending(
-        n, "operations", article_id=None, version=None, url=None, section=None, article_status=None,
-        content={f: None for f in outbox.CONTENT}, notice=notice, incident=incident,
+        n,
+        "operations",
+        article_id=None,
+        version=None,
+        url=None,
+        section=None,
+        article_status=None,
+        content={f: None for f in outbox.CONTENT},
+        notice=notice,
+        incident=incident,
     )
 
 
@@ -858,7 +915,9 @@ def test_schema_3_mail_state_moves_to_deliveries(tmp_path, clock):
             conn.execute("ALTER TABLE alerts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
             conn.execute("ALTER TABLE alerts ADD COLUMN last_error TEXT")
             conn.execute("CREATE INDEX idx_alerts_sent_at_kind ON alerts (sent_at, kind)")
-            conn.execute("UPDATE alerts SET sent_at = '2024-05-02T09:00:00Z', attempts = 2, last_error = 'busy' WHERE id = 1")
+            conn.execute(
+                "UPDATE alerts SET sent_at = '2024-05-02T09:00:00Z', attempts = 2, last_error = 'busy' WHERE id = 1"
+            )
             conn.execute("UPDATE alerts SET attempts = 1, last_error = 'down' WHERE id = 2")
             conn.execute("PRAGMA user_version = 3")
     with Archive(path, clock=clock) as archive:

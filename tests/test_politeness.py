@@ -1,4 +1,5 @@
 """Politeness by default, back-off on retries, progress output, and `scrapy crawl lawyers`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -69,7 +70,13 @@ def test_backoff_delay_sleeps_before_the_retry():
 
 
 def test_progress_text():
-    stats = {"response_received_count": 12, "barwatch/new": 5, "barwatch/changed": 1, "barwatch/unchanged": 2, "barwatch/failed": 1}
+    stats = {
+        "response_received_count": 12,
+        "barwatch/new": 5,
+        "barwatch/changed": 1,
+        "barwatch/unchanged": 2,
+        "barwatch/failed": 1,
+    }
     assert progress_text(stats) == (
         "pages fetched 12 · articles stored 8 (new 5, changed 1, unchanged 2, removed 0) · errors 1"
     )
@@ -79,9 +86,25 @@ def test_scrapy_crawl_from_the_project_root(tmp_path):
     db = tmp_path / "s.db"
     with FixtureSite() as site:
         proc = subprocess.run(
-            [sys.executable, "-m", "scrapy", "crawl", "lawyers", "-s", f"BARWATCH_DB={db}",
-             "-s", f"BARWATCH_CONFIG={FIXTURE_CONFIG}", "-s", f"BARWATCH_BASE_URL={site.base_url}", "-s", "LOG_LEVEL=WARNING"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "lawyers",
+                "-s",
+                f"BARWATCH_DB={db}",
+                "-s",
+                f"BARWATCH_CONFIG={FIXTURE_CONFIG}",
+                "-s",
+                f"BARWATCH_BASE_URL={site.base_url}",
+                "-s",
+                "LOG_LEVEL=WARNING",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert proc.returncode == 0, proc.stderr
     with Archive(db) as archive:

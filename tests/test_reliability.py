@@ -1,5 +1,6 @@
 """Nothing lost, nothing invented: the archive's transactions, opening modes, run statuses,
 per-channel baseline, repairs, holds and operations notices, on tmp_path archives."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,6 @@ import pytest
 
 from storage import outbox
 from storage.archive import Archive, ArchiveError, NoArchive, StorageError
-
 from tests.test_archive import NOW, A, B, C
 from tests.test_archive import rec as _rec
 
@@ -122,7 +122,7 @@ def test_a_storage_error_says_what_failed_and_keeps_what_was_stored(tmp_path):
     with Archive(db, mode="ro") as archive:
         assert [a["id"] for a in archive.iter_articles()] == [A, B]
         assert archive.get_article(C) is None
-    assert snapshot(db).count("INSERT INTO \"articles\"") == before.count("INSERT INTO \"articles\"")
+    assert snapshot(db).count('INSERT INTO "articles"') == before.count('INSERT INTO "articles"')
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -267,7 +267,7 @@ def test_a_channel_added_later_has_a_baseline_of_its_own(tmp_path):
 def test_a_garbled_stored_version_is_repaired_without_an_alert(tmp_path):
     db = tmp_path / "a.db"
     baseline_archive(db)
-    mojibake = "上海市律师协会".encode("utf-8").decode("gb18030", "ignore")
+    mojibake = "上海市律师协会".encode().decode("gb18030", "ignore")
     conn = sqlite3.connect(db)  # as an older barwatch stored a mislabelled page
     conn.execute("UPDATE articles SET title = ?, content_hash = 'x' WHERE id = ?", [mojibake, A])
     conn.commit()

@@ -1,5 +1,6 @@
 """Control characters never reach a reader: not from the parser, not from rows stored by an
 older barwatch, not in mails, the terminal or the Atom feed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ from crawler.parsing import parse_article, parse_list
 from scheduler.notify import compose
 from storage import serve
 from storage.archive import Archive
+from storage.diffs import paragraph_changes, render_changes, summarize_changes
 from storage.outbox import PendingAlert
 from storage.search import format_results, highlight
-from storage.diffs import paragraph_changes, render_changes, summarize_changes
 from storage.textops import clean_text, one_line
 
 ESC, BEL, NEL, RLO = "\x1b", "\x07", "\x85", "\u202e"
@@ -23,12 +24,25 @@ EVIL = (ESC, BEL, NEL, RLO)
 # Every character clean_text removes (tab and CR are turned into space and newline).
 CONTROLS = (
     [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"]
-    + ["\x7f"] + [chr(c) for c in range(0x80, 0xA0)]
-    + ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
-       "\u200e", "\u200f", "\u061c"]
+    + ["\x7f"]
+    + [chr(c) for c in range(0x80, 0xA0)]
+    + [
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+    ]
 )
 URL = "https://www.lawyers.org.cn/info/" + "cd" * 16
-T0 = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
 
 
 def has_control(text: str) -> bool:
@@ -142,11 +156,19 @@ def test_a_change_of_only_controls_shows_nothing_inserted():
 
 
 def test_format_results_and_highlight_clean_for_the_terminal():
-    out = format_results([{
-        "id": "cd" * 16, "url": URL + "\x1b[2J", "title": "标题\x1b]0;pwned\x07\u202e",
-        "published": "2024-06-24\r\n", "section": "栏目\x85",
-        "snippet": highlight("正文\x1b[31m律师\x07协会\n第二段", "律师"), "score": 1.0,
-    }])
+    out = format_results(
+        [
+            {
+                "id": "cd" * 16,
+                "url": URL + "\x1b[2J",
+                "title": "标题\x1b]0;pwned\x07\u202e",
+                "published": "2024-06-24\r\n",
+                "section": "栏目\x85",
+                "snippet": highlight("正文\x1b[31m律师\x07协会\n第二段", "律师"),
+                "score": 1.0,
+            }
+        ]
+    )
     assert not has_control(out)
     assert out.split("\n") == [
         " 1. 标题]0;pwned",
@@ -184,8 +206,10 @@ def test_sql_functions_are_registered_for_ad_hoc_queries(tmp_path):
     ds = serve.build_datasette(path)
 
     async def fetch():
-        return await ds.client.get("/evil.json?sql=select+barwatch_clean(title)+as+t,+barwatch_one_line(body)+as+b,"
-                                   "+barwatch_clean(null)+as+n,+barwatch_clean(3)+as+i+from+articles&_shape=array")
+        return await ds.client.get(
+            "/evil.json?sql=select+barwatch_clean(title)+as+t,+barwatch_one_line(body)+as+b,"
+            "+barwatch_clean(null)+as+n,+barwatch_clean(3)+as+i+from+articles&_shape=array"
+        )
 
     response = asyncio.run(fetch())
     assert response.status_code == 200
@@ -195,11 +219,26 @@ def test_sql_functions_are_registered_for_ad_hoc_queries(tmp_path):
 # --------------------------------------------------------------------------- mails
 def pending(n: int, kind: str = "new", **kw) -> PendingAlert:
     values = dict(
-        id=n, article_id=f"{n:032x}", kind=kind, run_id=7, version=1, created_at="2024-05-02T08:00:00Z",
-        attempts=0, last_error=None, run_status="ok", run_started_at="2024-05-02T07:00:00Z",
-        url=f"https://www.lawyers.org.cn/info/{n:032x}", section="协会动态", article_status="live",
-        content={"title": f"文章{n}", "published": "2024-05-01", "author": "办公室", "source": None,
-                 "body": "第一段。\n第二段。"},
+        id=n,
+        article_id=f"{n:032x}",
+        kind=kind,
+        run_id=7,
+        version=1,
+        created_at="2024-05-02T08:00:00Z",
+        attempts=0,
+        last_error=None,
+        run_status="ok",
+        run_started_at="2024-05-02T07:00:00Z",
+        url=f"https://www.lawyers.org.cn/info/{n:032x}",
+        section="协会动态",
+        article_status="live",
+        content={
+            "title": f"文章{n}",
+            "published": "2024-05-01",
+            "author": "办公室",
+            "source": None,
+            "body": "第一段。\n第二段。",
+        },
         previous=None,
     )
     values.update(kw)
@@ -208,17 +247,29 @@ def pending(n: int, kind: str = "new", **kw) -> PendingAlert:
 
 def evil_alerts() -> list[PendingAlert]:
     content = {
-        "title": f"标题{ESC}]0;pwned{BEL}\n第二行{NEL}{RLO}", "published": f"2024-05-01{ESC}",
-        "author": f"作者{RLO}", "source": f"来源{NEL}", "body": f"第一段{ESC}[2J正文{BEL}。\n第二段{NEL}{RLO}。",
+        "title": f"标题{ESC}]0;pwned{BEL}\n第二行{NEL}{RLO}",
+        "published": f"2024-05-01{ESC}",
+        "author": f"作者{RLO}",
+        "source": f"来源{NEL}",
+        "body": f"第一段{ESC}[2J正文{BEL}。\n第二段{NEL}{RLO}。",
     }
     previous = dict(content, body="第一段正文。\n第二段。", title="旧标题")
     return [
         pending(1, content=content, section=f"栏目{BEL}", url=f"https://www.lawyers.org.cn/info/{1:032x}{ESC}"),
         pending(2, "changed", content=content, previous=previous, previous_version=1, version=2),
         pending(3, "removed", content=content, created_at=f"2024-05-02T08:00:00Z{BEL}"),
-        pending(4, "operations", article_id=None, version=None, url=None, section=None, article_status=None,
-                content={f: None for f in ("title", "published", "author", "source", "body")},
-                notice=f"抓取失败{ESC}[2J：{RLO}没有取得任何页面{BEL}\n第二行{NEL}", incident="crawl-failed"),
+        pending(
+            4,
+            "operations",
+            article_id=None,
+            version=None,
+            url=None,
+            section=None,
+            article_status=None,
+            content={f: None for f in ("title", "published", "author", "source", "body")},
+            notice=f"抓取失败{ESC}[2J：{RLO}没有取得任何页面{BEL}\n第二行{NEL}",
+            incident="crawl-failed",
+        ),
     ]
 
 

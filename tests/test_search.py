@@ -1,5 +1,6 @@
 """Chinese full-text search: the query table over the fixture site, the query language,
 snippets, and the index staying in step with the archive."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,7 +8,7 @@ import json
 import subprocess
 import sys
 import tomllib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def fixture_record(article_id: str, state: str = "base") -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def stepping_clock(start: datetime = datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)):
+def stepping_clock(start: datetime = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)):
     """A clock one second further on each call, so ordering by time is deterministic."""
     counter = itertools.count()
     return lambda: start + timedelta(seconds=next(counter))
@@ -83,7 +84,9 @@ def test_query_table_is_big_enough_and_names_real_articles():
     assert 1 in kinds and 2 in kinds  # one- and two-character queries are in the table
 
 
-@pytest.mark.parametrize("case", QUERIES, ids=[f"{c['q']}|{c.get('section', '')}|{c.get('since', '')}" for c in QUERIES])
+@pytest.mark.parametrize(
+    "case", QUERIES, ids=[f"{c['q']}|{c.get('section', '')}|{c.get('since', '')}" for c in QUERIES]
+)
 def test_query_table(fixture_archive, case):
     results = search.search(
         fixture_archive.db, case["q"], section=case.get("section"), since=case.get("since"), limit=50
@@ -94,9 +97,11 @@ def test_query_table(fixture_archive, case):
         return
     top10 = got[:10]
     missing = [i for i in case["expect"] if i not in top10]
-    assert not missing, f"{case['q']!r}: {missing} not in the top 10 {[(r['id'][:8], r['title']) for r in results[:10]]}"
+    assert not missing, (
+        f"{case['q']!r}: {missing} not in the top 10 {[(r['id'][:8], r['title']) for r in results[:10]]}"
+    )
     top = case.get("top", [])
-    assert set(got[: len(top)]) == set(top), f"{case['q']!r}: first places {got[:len(top)]}"
+    assert set(got[: len(top)]) == set(top), f"{case['q']!r}: first places {got[: len(top)]}"
     wrong = [i for i in case.get("exclude", []) if i in got]
     assert not wrong, f"{case['q']!r} returned {wrong}, which must not match"
 
@@ -133,7 +138,12 @@ def test_removed_articles_are_not_searchable(tmp_path):
     with build_fixture_archive(tmp_path / "a.db") as archive:
         assert ids(search.search(archive.db, "失权")) == ["6331c7bb2c8d5e80d451f82e2f88ce96"]
         run = archive.start_run("incremental")
-        archive.record_gone(run, "6331c7bb2c8d5e80d451f82e2f88ce96", "https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96", 404)
+        archive.record_gone(
+            run,
+            "6331c7bb2c8d5e80d451f82e2f88ce96",
+            "https://www.lawyers.org.cn/info/6331c7bb2c8d5e80d451f82e2f88ce96",
+            404,
+        )
         assert search.search(archive.db, "失权") == []
         assert archive.get_article("6331c7bb2c8d5e80d451f82e2f88ce96")["search_key"] is None
 
@@ -184,8 +194,11 @@ def test_index_entry_runs_inside_the_callers_transaction(tmp_path):
         article = {"id": "x1", "title": "临时标题", "body": "临时正文", "status": "live", "published": "2026-01-02"}
         key, checksum = search.index_entry(archive.db, None, article)
         assert key == date(2026, 1, 2).toordinal() * search.SLOTS_PER_DAY
-        conn.execute("INSERT INTO articles (id, url, title, body, status, version, published, search_key, search_checksum) "
-                     "VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1, '2026-01-02', ?, ?)", [key, checksum])
+        conn.execute(
+            "INSERT INTO articles (id, url, title, body, status, version, published, search_key, search_checksum) "
+            "VALUES ('x1', 'u', '临时标题', '临时正文', 'live', 1, '2026-01-02', ?, ?)",
+            [key, checksum],
+        )
         assert ids(search.search(archive.db, "临时")) == ["x1"]
         conn.rollback()
         # Had index_entry committed, the rollback would leave a row behind.
@@ -195,18 +208,21 @@ def test_index_entry_runs_inside_the_callers_transaction(tmp_path):
 def test_a_crawl_open_rebuilds_a_missing_index_and_adds_rows_inserted_with_plain_sql(tmp_path):
     path = tmp_path / "a.db"
     build_fixture_archive(path).close()
-    with Archive(path) as archive:
-        with archive.write() as conn:
-            # An archive without the index.
-            conn.execute(f"DROP TABLE {search.FTS_TABLE}")
-            # A row written by another tool.
-            conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
-                         "VALUES ('x1', 'u', '外部写入', '别的工具写的正文', 'live', 1)")
+    with Archive(path) as archive, archive.write() as conn:
+        # An archive without the index.
+        conn.execute(f"DROP TABLE {search.FTS_TABLE}")
+        # A row written by another tool.
+        conn.execute(
+            "INSERT INTO articles (id, url, title, body, status, version) "
+            "VALUES ('x1', 'u', '外部写入', '别的工具写的正文', 'live', 1)"
+        )
     with Archive(path) as archive:  # a crawl's open (rwc) brings the index in step
         assert ids(search.search(archive.db, "堃")) == ["5b8031ea0c4fc83ace4417cd8a4729e0"]
         with archive.write() as conn:
-            conn.execute("INSERT INTO articles (id, url, title, body, status, version) "
-                         "VALUES ('x2', 'u2', '又一篇', '另一个工具写的正文', 'live', 1)")
+            conn.execute(
+                "INSERT INTO articles (id, url, title, body, status, version) "
+                "VALUES ('x2', 'u2', '又一篇', '另一个工具写的正文', 'live', 1)"
+            )
     with Archive(path) as archive:
         assert sorted(ids(search.search(archive.db, "工具写的"))) == ["x1", "x2"]
         dump = index_dump(archive.conn)
@@ -221,15 +237,19 @@ def test_the_index_is_rebuilt_when_it_cannot_be_kept_up_row_by_row(tmp_path, mon
     path = tmp_path / "a.db"
     build_fixture_archive(path).close()
     with Archive(path) as archive:
-        clean_by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
-                       for t, k, c, o in index_dump(archive.conn)}
+        clean_by_id = {
+            (t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
+            for t, k, c, o in index_dump(archive.conn)
+        }
         with archive.write() as conn:
             # A rowid renumbered, as VACUUM may do: the index does not depend on rowids.
             conn.execute("UPDATE articles SET rowid = 1000 WHERE id = ?", [MIRROR])
             search.ensure_schema(conn)
         assert ids(search.search(archive.db, "支部书记工作会议"))[0] == MIRROR
-        by_id = {(t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
-                 for t, k, c, o in index_dump(archive.conn)}
+        by_id = {
+            (t, archive.conn.execute("SELECT id FROM articles WHERE search_key = ?", [k]).fetchone()[0], c, o)
+            for t, k, c, o in index_dump(archive.conn)
+        }
         assert by_id == clean_by_id
         # A row edited with plain SQL: barwatch's next update of it cannot tell the index
         # what it held, so it marks the index for a rebuild rather than corrupting it.
@@ -428,16 +448,22 @@ def test_a_schema_2_archive_is_upgraded_bodies_once_and_a_new_index(tmp_path):
         with archive.write() as conn:
             # What schema 2 looked like: every version's body stored, a four-column index
             # with jieba word columns and a map with a segmenter column.
-            conn.execute("UPDATE versions SET body = (SELECT body FROM articles a WHERE a.id = versions.article_id) "
-                         "WHERE body IS NULL")
+            conn.execute(
+                "UPDATE versions SET body = (SELECT body FROM articles a WHERE a.id = versions.article_id) "
+                "WHERE body IS NULL"
+            )
             conn.execute(f"DROP TABLE {search.FTS_TABLE}")
             conn.execute("DROP INDEX idx_articles_search_key")
             conn.execute("DROP INDEX idx_articles_section_search_key")
             conn.execute("ALTER TABLE articles DROP COLUMN search_key")
             conn.execute("ALTER TABLE articles DROP COLUMN search_checksum")
-            conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)")
-            conn.execute("CREATE TABLE articles_fts_map (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
-                         "segmenter TEXT NOT NULL)")
+            conn.execute(
+                "CREATE VIRTUAL TABLE articles_fts USING fts5(title_chars, body_chars, title_words, body_words)"
+            )
+            conn.execute(
+                "CREATE TABLE articles_fts_map (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
+                "segmenter TEXT NOT NULL)"
+            )
             conn.execute("DELETE FROM meta WHERE key LIKE 'search_%'")
             conn.execute("PRAGMA user_version = 2")
         assert archive.conn.execute("SELECT count(*) FROM versions WHERE body IS NULL").fetchone()[0] == 0
@@ -459,10 +485,19 @@ def dated_archive(path: Path) -> Archive:
     run = archive.start_run("full")
     for year in range(2025, 2019, -1):
         title = "仲裁规则" if year == 2020 else f"{year}年工作会议"
-        archive.record_article(run, {"id": f"{year:032x}", "url": f"https://www.lawyers.org.cn/info/{year:032x}",
-                                     "title": title, "published": f"{year}-03-01", "body": f"会上谈到仲裁。{year}"})
-    archive.record_article(run, {"id": "e" * 32, "url": "https://www.lawyers.org.cn/info/" + "e" * 32,
-                                 "title": "无日期", "body": "仲裁"})
+        archive.record_article(
+            run,
+            {
+                "id": f"{year:032x}",
+                "url": f"https://www.lawyers.org.cn/info/{year:032x}",
+                "title": title,
+                "published": f"{year}-03-01",
+                "body": f"会上谈到仲裁。{year}",
+            },
+        )
+    archive.record_article(
+        run, {"id": "e" * 32, "url": "https://www.lawyers.org.cn/info/" + "e" * 32, "title": "无日期", "body": "仲裁"}
+    )
     archive.finish_run(run, requests=7)
     return archive
 
@@ -480,10 +515,22 @@ def test_articles_of_one_day_take_its_slots_in_turn(tmp_path, monkeypatch):
     with dated_archive(tmp_path / "a.db") as archive:
         run = archive.start_run("incremental")
         for i in range(3):  # with the 2024 article already there, the third runs into the next day's slots
-            archive.record_article(run, {"id": f"{i:032x}", "url": f"https://www.lawyers.org.cn/info/{i:032x}",
-                                         "title": f"同日{i}", "published": "2024-03-01", "body": "同一天的仲裁"})
-        keys = [r[0] for r in archive.conn.execute("SELECT search_key FROM articles WHERE published = '2024-03-01' "
-                                                    "ORDER BY search_key")]
+            archive.record_article(
+                run,
+                {
+                    "id": f"{i:032x}",
+                    "url": f"https://www.lawyers.org.cn/info/{i:032x}",
+                    "title": f"同日{i}",
+                    "published": "2024-03-01",
+                    "body": "同一天的仲裁",
+                },
+            )
+        keys = [
+            r[0]
+            for r in archive.conn.execute(
+                "SELECT search_key FROM articles WHERE published = '2024-03-01' ORDER BY search_key"
+            )
+        ]
         base = date(2024, 3, 1).toordinal() * 3
         assert keys == [base, base + 1, base + 2, base + 3]
         assert sorted(ids(search.search(archive.db, "同一天的仲裁"))) == [f"{i:032x}" for i in range(3)]

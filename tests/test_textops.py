@@ -1,4 +1,5 @@
 """Normalisation, hashing and diffing: pure functions, checked from tables of cases."""
+
 import pytest
 
 from storage.diffs import Segment, char_segments, paragraph_changes, render_changes, summarize_changes, trimmed
@@ -56,7 +57,11 @@ def test_content_hash_is_stable():
 
 CHAR_CASES = [
     ("abc", "abc", (Segment("=", "abc"),)),
-    ("会议于周一召开", "会议于周二召开", (Segment("=", "会议于周"), Segment("-", "一"), Segment("+", "二"), Segment("=", "召开"))),
+    (
+        "会议于周一召开",
+        "会议于周二召开",
+        (Segment("=", "会议于周"), Segment("-", "一"), Segment("+", "二"), Segment("=", "召开")),
+    ),
     ("甲乙", "甲乙丙", (Segment("=", "甲乙"), Segment("+", "丙"))),
     ("甲乙丙", "甲丙", (Segment("=", "甲"), Segment("-", "乙"), Segment("=", "丙"))),
     ("", "新", (Segment("+", "新"),)),
@@ -113,13 +118,15 @@ def test_a_long_paragraph_is_trimmed_to_the_sentence_around_the_change():
     "old,new,shown",
     [
         # Context longer than CONTEXT characters on a side is cut to it.
-        ("甲" * 50 + "乙" + "丙" * 50, "甲" * 50 + "丁" + "丙" * 50,
-         "…" + "甲" * 40 + "[-乙-]{+丁+}" + "丙" * 40 + "…"),
+        (
+            "甲" * 50 + "乙" + "丙" * 50,
+            "甲" * 50 + "丁" + "丙" * 50,
+            "…" + "甲" * 40 + "[-乙-]{+丁+}" + "丙" * 40 + "…",
+        ),
         # Two changes in one sentence keep the text between them.
         ("一二三四五六。", "一2三四五6。", "一[-二-]{+2+}三四五[-六-]{+6+}。"),
         # Two changes sentences apart: each keeps its sentence, the middle is "…".
-        ("甲改。中间一句话。再一句。乙改。", "甲变。中间一句话。再一句。乙变。",
-         "甲[-改-]{+变+}。…乙[-改-]{+变+}。"),
+        ("甲改。中间一句话。再一句。乙改。", "甲变。中间一句话。再一句。乙变。", "甲[-改-]{+变+}。…乙[-改-]{+变+}。"),
         # A change at the very start or end has no ellipsis on that side.
         ("开头。后面。", "新开头。后面。", "{+新+}开头。…"),
         ("前面。结尾", "前面。结尾了", "…结尾{+了+}"),

@@ -1,6 +1,7 @@
 """Chat channels through Apprise: the exact requests WeCom, DingTalk and Feishu receive
 (intercepted by responses, so nothing leaves the machine), failures reported once and
 without secrets, and json:// against a real HTTP sink on 127.0.0.1."""
+
 from __future__ import annotations
 
 import base64
@@ -17,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 import responses
-
 from apprise.plugins import dingtalk as dingtalk_plugin
+
 from scheduler import transports
 from scheduler.transports import ENV_VAR, ChatChannel, parse_notify_urls, send
 
@@ -145,7 +146,7 @@ def test_feishu_posts_a_text_message_to_the_v2_hook(http):
     assert call.request.url == FEISHU_HOOK
     assert body_json(call) == {"msg_type": "text", "content": {"text": BODY}}
     # UTF-8 as is, not \\u escapes: Feishu limits the request's size.
-    assert "关于律师执业的通知".encode("utf-8") in call.request.body
+    assert "关于律师执业的通知".encode() in call.request.body
 
 
 # -- failures: reported once, without secrets -------------------------------------------
@@ -170,7 +171,9 @@ def test_http_500_is_an_error_sent_once(http, url, hook, secret):
 
 
 def test_http_400_error_body_is_in_the_reason(http):
-    http.post(FEISHU_HOOK, status=400, json={"code": 19001, "msg": "param invalid: incoming webhook access token invalid"})
+    http.post(
+        FEISHU_HOOK, status=400, json={"code": 19001, "msg": "param invalid: incoming webhook access token invalid"}
+    )
     error = send(channel(f"feishu://{FEISHU_TOKEN}"), TITLE, BODY, markdown=False, timeout=5)
     assert "400" in error and "19001" in error and "access token invalid" in error
     assert len(http.calls) == 1
@@ -262,7 +265,7 @@ class Sink:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         self.thread.start()
         return self
 
@@ -290,7 +293,9 @@ def test_json_sink_receives_the_message_exactly_once():
 
 def test_json_sink_failure_is_not_retried():
     with Sink(status=503) as sink:
-        error = send(channel(f"json://127.0.0.1:{sink.port}/hook?retry=3&wait=0"), TITLE, BODY, markdown=False, timeout=5)
+        error = send(
+            channel(f"json://127.0.0.1:{sink.port}/hook?retry=3&wait=0"), TITLE, BODY, markdown=False, timeout=5
+        )
     assert error and "503" in error
     assert len(sink.requests) == 1
 
@@ -358,8 +363,13 @@ def test_fingerprint_is_stable_across_processes():
         "print(' '.join(c.fingerprint for c in p({'BARWATCH_NOTIFY_URLS': sys.argv[1]})))"
     )
     there = subprocess.run(
-        [sys.executable, "-c", code, urls], capture_output=True, text=True, check=True, timeout=60,
-        env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=transports.__file__.rsplit("/scheduler/", 1)[0],
+        [sys.executable, "-c", code, urls],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+        cwd=transports.__file__.rsplit("/scheduler/", 1)[0],
     ).stdout.split()
     assert there == here
 

@@ -27,6 +27,7 @@ Modules, in the order an article page goes through them:
 * ``clean``: control characters out of the record; ``article``: :func:`parse_article`.
 * ``lists``: list pages (:func:`parse_list`).
 """
+
 from __future__ import annotations
 
 from crawler.parsing.article import RECORD_KEYS, parse_article

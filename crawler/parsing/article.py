@@ -1,5 +1,6 @@
 """The article pipeline (:func:`parse_article`): document, lines, header (breadcrumb,
 metadata, title, subtitle), body (structural, else the trafilatura fallback), record."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,8 +22,20 @@ from storage.record import ArticleRecord
 
 __all__ = ["RECORD_KEYS", "parse_article"]
 
-RECORD_KEYS = ("id", "url", "section", "title", "subtitle", "published", "issue", "author", "source", "views", "body",
-               "attachments")
+RECORD_KEYS = (
+    "id",
+    "url",
+    "section",
+    "title",
+    "subtitle",
+    "published",
+    "issue",
+    "author",
+    "source",
+    "views",
+    "body",
+    "attachments",
+)
 
 
 def parse_article(html: str | bytes, url: str, rules: ParseRules | None = DEFAULT_RULES) -> ArticleRecord:
@@ -40,8 +53,9 @@ def parse_article(html: str | bytes, url: str, rules: ParseRules | None = DEFAUL
     crumb = find_breadcrumb(lines, rules)
     run = _meta_run(lines, rules, crumb)
     title = find_title(lines, root, rules, crumb, run)
-    body = find_body(lines, root, rules, canonical, title.text, run.last if run else title.index,
-                     crumb.last if crumb else None)
+    body = find_body(
+        lines, root, rules, canonical, title.text, run.last if run else title.index, crumb.last if crumb else None
+    )
     if body is None:
         body = fallback_body(root, lines, rules, title.text, crumb.crumbs if crumb else ())
     _check_article(title.text, body, run, rules)

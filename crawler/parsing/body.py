@@ -6,6 +6,7 @@ Structural first: the body is the text that follows the metadata line (or the ti
 inside the nearest enclosing element that holds any. Pages without such an anchor go to
 the trafilatura fallback (crawler.parsing.fallback).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,7 @@ class Body:
     region: tuple[Line, ...]
 
 
-def clean_lines(lines: Sequence[Line], rules: ParseRules, base: str, *, structural: bool,
-                title: str | None) -> Body:
+def clean_lines(lines: Sequence[Line], rules: ParseRules, base: str, *, structural: bool, title: str | None) -> Body:
     """Body lines: cut at the footer block, furniture / navigation / masthead dropped."""
     keys = [ln.key for ln in lines]
     end = _footer_cut(keys, rules)
@@ -104,8 +104,9 @@ class _Masthead:
 
 
 def _chrome(line: Line, key: str, rules: ParseRules) -> bool:
-    return (is_footer(key, rules) or is_furniture(line, rules) or is_nav(line, rules)
-            or bool(rules._breadcrumb.search(key)))
+    return (
+        is_footer(key, rules) or is_furniture(line, rules) or is_nav(line, rules) or bool(rules._breadcrumb.search(key))
+    )
 
 
 def content_scope(root: Any, rules: ParseRules) -> Any | None:
@@ -119,8 +120,15 @@ def content_scope(root: Any, rules: ParseRules) -> Any | None:
     return next((e for e in found if isinstance(e, lxml.html.HtmlElement)), None)
 
 
-def find_body(lines: Sequence[Line], root: Any, rules: ParseRules, base: str, title: str | None,
-              anchor: int | None, crumb_last: int | None) -> Body | None:
+def find_body(
+    lines: Sequence[Line],
+    root: Any,
+    rules: ParseRules,
+    base: str,
+    title: str | None,
+    anchor: int | None,
+    crumb_last: int | None,
+) -> Body | None:
     """The body after ``anchor`` (the metadata run's last line, else the title line), or
     the body of the configured content element; None when neither gives any text."""
     scope = content_scope(root, rules)
@@ -133,8 +141,9 @@ def find_body(lines: Sequence[Line], root: Any, rules: ParseRules, base: str, ti
     return None
 
 
-def _scoped_body(lines: Sequence[Line], scope: Any, anchor: int | None, rules: ParseRules, base: str,
-                 title: str | None) -> Body | None:
+def _scoped_body(
+    lines: Sequence[Line], scope: Any, anchor: int | None, rules: ParseRules, base: str, title: str | None
+) -> Body | None:
     inside = [ln for ln in lines if scope in ln.ancestors]
     if anchor is not None and inside and inside[0].index <= anchor:
         # the configured element holds the header too: skip up to the anchor
@@ -143,12 +152,13 @@ def _scoped_body(lines: Sequence[Line], scope: Any, anchor: int | None, rules: P
     return found if found.paragraphs else None
 
 
-def _structural_body(lines: Sequence[Line], anchor: int, rules: ParseRules, base: str,
-                     title: str | None, scope: Any | None) -> Body | None:
+def _structural_body(
+    lines: Sequence[Line], anchor: int, rules: ParseRules, base: str, title: str | None, scope: Any | None
+) -> Body | None:
     """Body = lines after ``anchor`` inside the nearest ancestor that holds some."""
     if scope is not None:
         return _scoped_body(lines, scope, anchor, rules, base, title)
-    after = lines[anchor + 1:]
+    after = lines[anchor + 1 :]
     first_nonempty: Body | None = None
     el = lines[anchor].el
     for container in (el, *el.iterancestors()):

@@ -1,5 +1,6 @@
 """Header stage: the ``当前位置: 首页 >> …`` breadcrumb (:func:`find_breadcrumb`), whose
 crumbs are the article's section and whose position bounds the title's search."""
+
 from __future__ import annotations
 
 import re
@@ -75,7 +76,7 @@ def _crumbs(text: str, rules: ParseRules) -> tuple[str, ...]:
 def _undouble(text: str) -> str:
     compact = re.sub(r"\s+", "", text)
     n = len(compact)
-    if n and n % 2 == 0 and compact[: n // 2] == compact[n // 2:]:
+    if n and n % 2 == 0 and compact[: n // 2] == compact[n // 2 :]:
         half = compact[: n // 2]
         # keep the original spacing of the first half
         parts = text.split()

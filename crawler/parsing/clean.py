@@ -1,5 +1,6 @@
 """Last stage: control characters out of every string of a record (article or list row),
 after lxml has decoded the page's character references."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

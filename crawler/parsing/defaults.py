@@ -4,6 +4,7 @@ starts from (footer, furniture, navigation, masthead, error pages, attachment UR
 Pure data. Patterns are matched against line *keys* (simplified Chinese, pinyin notes
 removed: crawler.textnorm), so traditional copies of a page match them too.
 """
+
 from __future__ import annotations
 
 COLON = r"\s*[:：]\s*"
@@ -39,11 +40,36 @@ FURNITURE = (
 # Top-bar and navigation entries. A line made only of these tokens is navigation
 # (the top bar changes between fetches without the article changing).
 NAV_TOKENS = (
-    "申请实习证", "两公律师考核申请", "两公律师转社会律师申请", "注销人员证明申请入口",
-    "结业人员实习鉴定表申请入口", "网上投稿", "《上海律师》", "ENGLISH", "English", "切换新版",
-    "切换旧版", "首页", "协会介绍", "行业党建", "行业资讯", "业务研究", "律师文化", "会员服务",
-    "执业证号/统一社会信用代码", "执业证号", "统一社会信用代码", "密码", "会员须知", "登录",
-    "注册", "忘记密码", "退出", "|", "｜", "/",
+    "申请实习证",
+    "两公律师考核申请",
+    "两公律师转社会律师申请",
+    "注销人员证明申请入口",
+    "结业人员实习鉴定表申请入口",
+    "网上投稿",
+    "《上海律师》",
+    "ENGLISH",
+    "English",
+    "切换新版",
+    "切换旧版",
+    "首页",
+    "协会介绍",
+    "行业党建",
+    "行业资讯",
+    "业务研究",
+    "律师文化",
+    "会员服务",
+    "执业证号/统一社会信用代码",
+    "执业证号",
+    "统一社会信用代码",
+    "密码",
+    "会员须知",
+    "登录",
+    "注册",
+    "忘记密码",
+    "退出",
+    "|",
+    "｜",
+    "/",
 )
 
 # Structural mode only: once some body text is collected these lines end the body,

@@ -1,5 +1,6 @@
 """First stage: bytes or text -> lxml document. Decoding (:func:`decode_html`), character
 references that must not survive parsing, and the parse itself (:func:`parse_tree`)."""
+
 from __future__ import annotations
 
 import codecs
@@ -19,15 +20,45 @@ class ParseError(ValueError):
 
 
 # Labels of the GB family: GB18030 is the superset of each (as in browsers).
-_GB_LABELS = frozenset({
-    "gb2312", "gbk", "x-gbk", "gb_2312-80", "gb_2312", "gb-2312", "csgb2312", "chinese", "iso-ir-58",
-    "csiso58gb231280", "cp936", "ms936", "windows-936", "euc-cn", "x-euc-cn", "gb18030"
-})
+_GB_LABELS = frozenset(
+    {
+        "gb2312",
+        "gbk",
+        "x-gbk",
+        "gb_2312-80",
+        "gb_2312",
+        "gb-2312",
+        "csgb2312",
+        "chinese",
+        "iso-ir-58",
+        "csiso58gb231280",
+        "cp936",
+        "ms936",
+        "windows-936",
+        "euc-cn",
+        "x-euc-cn",
+        "gb18030",
+    }
+)
 # Python codecs that are no web encoding: never taken from a header or a page.
-_NOT_WEB = frozenset({
-    "utf-7", "unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined", "mbcs", "oem", "utf-16",
-    "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"
-})
+_NOT_WEB = frozenset(
+    {
+        "utf-7",
+        "unicode-escape",
+        "raw-unicode-escape",
+        "punycode",
+        "idna",
+        "undefined",
+        "mbcs",
+        "oem",
+        "utf-16",
+        "utf-16-le",
+        "utf-16-be",
+        "utf-32",
+        "utf-32-le",
+        "utf-32-be",
+    }
+)
 _HEADER_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _META_SCAN = 4096  # bytes of the page searched for a <meta> declaration
 _META_SCAN_RE = re.compile(
@@ -100,7 +131,7 @@ def decode_html(data: bytes, content_type: str | None = None) -> str:
         pass
     bom_encoding, bom = read_bom(data)
     if bom_encoding is not None and bom is not None:
-        return to_unicode(data[len(bom):], bom_encoding)
+        return to_unicode(data[len(bom) :], bom_encoding)
     header = _HEADER_CHARSET_RE.search(content_type or "")
     labels = ((_encoding(header.group(1)) if header else None), _declared_in_page(data))
     encoding = next((e for e in labels if e and e != "utf-8"), "gb18030")

@@ -4,6 +4,7 @@ text of the page (:func:`trafilatura_body`), post-filtered with the same rules
 wrapper, keeps header lines and drops short paragraphs. Attachments then come from the
 whole page except its chrome.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,9 +60,16 @@ def trafilatura_body(root: Any, rules: ParseRules) -> list[str]:
     _quiet.active = True
     try:
         text = trafilatura.extract(
-            copy.deepcopy(root), output_format="txt", include_comments=False,
-            include_tables=False, include_images=False, include_links=False,
-            favor_recall=True, deduplicate=False, with_metadata=False, config=cfg,
+            copy.deepcopy(root),
+            output_format="txt",
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+            include_links=False,
+            favor_recall=True,
+            deduplicate=False,
+            with_metadata=False,
+            config=cfg,
         )
     except Exception:  # noqa: BLE001 - a third-party failure means "no text"
         text = None
@@ -92,8 +100,7 @@ def _trafilatura_config(use_config: Any) -> Any:
     return _TRAF_CFG
 
 
-def filter_trafilatura(texts: Sequence[str], rules: ParseRules, title: str | None,
-                       crumbs: Sequence[str]) -> list[str]:
+def filter_trafilatura(texts: Sequence[str], rules: ParseRules, title: str | None, crumbs: Sequence[str]) -> list[str]:
     """trafilatura keeps header lines (breadcrumb, title, metadata) and the footer when
     they share the content wrapper; strip them with the rules."""
     fake = [Line(t, None, False, 0, 0, ()) for t in texts]
@@ -103,8 +110,7 @@ def filter_trafilatura(texts: Sequence[str], rules: ParseRules, title: str | Non
     start = 0
     for i, ln in enumerate(fake[:12]):
         k = keys[i]
-        if (rules._breadcrumb.search(k) or (title_key and k == title_key)
-                or parse_meta_line(ln, rules) is not None):
+        if rules._breadcrumb.search(k) or (title_key and k == title_key) or parse_meta_line(ln, rules) is not None:
             start = i + 1
     crumb_keys = {key_of(c) for c in crumbs}
     kept = [ln for ln in fake[start:] if ln.key not in crumb_keys]
@@ -127,8 +133,9 @@ def _outside_chrome(lines: Sequence[Line], rules: ParseRules) -> list[Line]:
     return out
 
 
-def fallback_body(root: Any, lines: Sequence[Line], rules: ParseRules, title: str | None,
-                  crumbs: Sequence[str]) -> Body:
+def fallback_body(
+    root: Any, lines: Sequence[Line], rules: ParseRules, title: str | None, crumbs: Sequence[str]
+) -> Body:
     """trafilatura's filtered text (none when ``use_trafilatura`` is off), and the page
     without its chrome as the region of attachments."""
     paragraphs: list[str] = []

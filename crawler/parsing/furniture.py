@@ -1,5 +1,6 @@
 """Line classifiers shared by the title, subtitle, body and fallback stages: is a line
 the footer, page furniture (boxes, buttons), navigation, or a row of links?"""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,5 +45,5 @@ def link_only(line: Line, base: str, rules: ParseRules) -> bool:
 
 def footer_starts(keys: Sequence[str], i: int, rules: ParseRules) -> bool:
     """The footer block starts at ``keys[i]``: two footer lines within the window."""
-    window = keys[i: i + max(rules.footer_window, 1)]
+    window = keys[i : i + max(rules.footer_window, 1)]
     return sum(1 for k in window if is_footer(k, rules)) >= 2

@@ -6,6 +6,7 @@ A line is the text between block boundaries (block elements, ``<br>``); it remem
 innermost block element, whether it sits in a heading and how much of it is link text
 (navigation boxes are almost entirely links).
 """
+
 from __future__ import annotations
 
 import re
@@ -17,16 +18,85 @@ from crawler.textnorm import Keyed, collapse_ws
 
 __all__ = ["BLOCK_TAGS", "SKIP_TAGS", "Line", "build_lines", "is_hidden", "tag_of", "visible_text"]
 
-BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "dir", "div", "dl",
-    "dt", "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5",
-    "h6", "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary",
-    "table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "ul", "legend", "option"
-})
-SKIP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "head", "title", "iframe", "object", "embed", "svg", "math",
-    "select", "textarea", "button", "input", "map", "canvas", "audio", "video", "source", "track"
-})
+BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "frame",
+        "frameset",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "caption",
+        "ul",
+        "legend",
+        "option",
+    }
+)
+SKIP_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "head",
+        "title",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "select",
+        "textarea",
+        "button",
+        "input",
+        "map",
+        "canvas",
+        "audio",
+        "video",
+        "source",
+        "track",
+    }
+)
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 

@@ -1,5 +1,6 @@
 """List pages (:func:`parse_list`): the article links of a channel's list page, each with
 the title, date and category its row prints."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -20,11 +21,11 @@ __all__ = ["ListRow", "parse_list"]
 class ListRow(TypedDict):
     """One article of a list page."""
 
-    id: str                 # the article id
-    url: str                # its canonical URL
-    title: str | None       # the link text (or its title attribute when the text is cut short)
-    date: str | None        # the date the row prints, ISO YYYY-MM-DD
-    category: str | None    # the bracketed category the row prints: 【律协动态】
+    id: str  # the article id
+    url: str  # its canonical URL
+    title: str | None  # the link text (or its title attribute when the text is cut short)
+    date: str | None  # the date the row prints, ISO YYYY-MM-DD
+    category: str | None  # the bracketed category the row prints: 【律协动态】
 
 
 _LIST_DATE_RE = re.compile(r"(?<!\d)(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)")
@@ -115,7 +116,7 @@ def _list_title(a: Any) -> str | None:
     title = collapse_ws(title)
     cm = _LIST_CAT_RE.match(title)
     if cm:
-        title = collapse_ws(title[cm.end():])
+        title = collapse_ws(title[cm.end() :])
     title_attr = collapse_ws(a.get("title") or "")
     if title_attr and (not title or ELLIPSIS_RE.search(title)):
         title = title_attr

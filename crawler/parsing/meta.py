@@ -3,6 +3,7 @@
 :func:`find_meta_run` finds the run of lines that is the article's metadata, which
 anchors the structural body. Also :func:`issue_month` of a magazine issue.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -62,7 +63,7 @@ _ATTRIBUTE = {"date": "published", "author": "author", "source": "source", "view
 
 def _iso_date(value: str) -> str | None:
     m = _DATE_VALUE_RE.match(value)
-    if not m or value[m.end():].strip():
+    if not m or value[m.end() :].strip():
         return None
     try:
         return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
@@ -94,6 +95,7 @@ def issue_month(text: str | None, rules: ParseRules | None = None) -> str | None
 
 
 # --------------------------------------------------------------------------- one line
+
 
 class _NotMeta(Exception):
     """The line is not made only of metadata fields."""
@@ -151,7 +153,7 @@ def _value_span(f: _Field, rules: ParseRules) -> tuple[int, int]:
 
 
 def _read_issue(f: _Field, rules: ParseRules) -> str:
-    rest = f.kd.key[f.head.end():f.end]
+    rest = f.kd.key[f.head.end() : f.end]
     if not rules._meta_sep.match(rest) and not _tail_ok(rest, f.last, rules):
         raise _NotMeta
     return re.sub(r"\s+", "", f.kd.original(f.head.start(), f.head.end()))
@@ -161,7 +163,7 @@ def _read_date(f: _Field, rules: ParseRules) -> str:
     vs, ve = _value_span(f, rules)
     value_key = f.kd.key[vs:ve]
     dm = _DATE_VALUE_RE.match(value_key)
-    if dm is None or not _tail_ok(value_key[dm.end():], f.last, rules):
+    if dm is None or not _tail_ok(value_key[dm.end() :], f.last, rules):
         raise _NotMeta
     iso = _iso_date(value_key[: dm.end()])
     if iso is None:
@@ -173,7 +175,7 @@ def _read_views(f: _Field, rules: ParseRules) -> int | None:
     vs, ve = _value_span(f, rules)
     value_key = f.kd.key[vs:ve]
     vm = _VIEWS_VALUE_RE.match(value_key)
-    if vm is None or not _tail_ok(value_key[vm.end():], f.last, rules):
+    if vm is None or not _tail_ok(value_key[vm.end() :], f.last, rules):
         raise _NotMeta
     return int(re.sub(r"[,，]", "", vm.group(1))) if vm.group(1) else None
 
@@ -205,15 +207,20 @@ def _read_source(f: _Field, rules: ParseRules) -> str | None:
 
 
 _READERS = {
-    "issue": _read_issue, "date": _read_date, "views": _read_views,
-    "author": _read_author, "source": _read_source,
+    "issue": _read_issue,
+    "date": _read_date,
+    "views": _read_views,
+    "author": _read_author,
+    "source": _read_source,
 }
 
 
 # --------------------------------------------------------------------------- the run
 
-def find_meta_run(lines: Sequence[Line], start: int, rules: ParseRules,
-                  crumb: Breadcrumb | None = None) -> MetaRun | None:
+
+def find_meta_run(
+    lines: Sequence[Line], start: int, rules: ParseRules, crumb: Breadcrumb | None = None
+) -> MetaRun | None:
     """First run of consecutive metadata lines that carries a date or an issue number."""
     parsed: dict[int, Meta | None] = {}
     last_crumb = key_of(crumb.crumbs[-1]) if crumb and crumb.crumbs else None

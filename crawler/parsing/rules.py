@@ -4,6 +4,7 @@ the ``[parsing]`` TOML table that overrides them (``ParseRules.from_mapping``).
 No raw HTML of the real site is available, so every guess about its wording lives here
 and can be changed from the config file without code changes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -93,10 +94,10 @@ class ParseRules:
     def validate(self) -> None:
         """Compile every pattern; ValueError names the offending key."""
         for name in _REGEX_FIELDS:
-            _compile(name, getattr(self, name))
+            compile_pattern(name, getattr(self, name))
         for name in _PATTERN_LIST_FIELDS:
             for p in getattr(self, name):
-                _compile(name, p)
+                compile_pattern(name, p)
         for name in _LABEL_FIELDS:
             if not getattr(self, name):
                 raise ValueError(f"[parsing] {name} must not be empty")
@@ -187,13 +188,15 @@ class ParseRules:
         return re.compile(rf"^{self.meta_separators}"), re.compile(rf"{self.meta_separators}$")
 
 
-def _compile(name: str, pattern: Any) -> re.Pattern[str]:
+def compile_pattern(name: str, pattern: Any, table: str = "parsing") -> re.Pattern[str]:
+    """A pattern of a config table ([parsing], [discovery]) compiled, or a ValueError
+    that names the table, the key and what is wrong."""
     if not isinstance(pattern, str):
-        raise ValueError(f"[parsing] {name}: pattern must be a string, not {type(pattern).__name__}")
+        raise ValueError(f"[{table}] {name}: pattern must be a string, not {type(pattern).__name__}")
     try:
         return re.compile(pattern)
     except re.error as e:
-        raise ValueError(f"[parsing] {name}: bad regular expression {pattern!r}: {e}") from None
+        raise ValueError(f"[{table}] {name}: bad regular expression {pattern!r}: {e}") from None
 
 
 # [parsing] keys that add to a default list instead of replacing it.
@@ -205,17 +208,31 @@ _ADDITIVE = {
     "extra_attachment_patterns": "attachment_patterns",
 }
 _REGEX_FIELDS = (
-    "title_separator", "breadcrumb_label", "crumb_separator", "issue_pattern",
-    "author_prefix", "meta_separators", "masthead_start", "masthead_line",
+    "title_separator",
+    "breadcrumb_label",
+    "crumb_separator",
+    "issue_pattern",
+    "author_prefix",
+    "meta_separators",
+    "masthead_start",
+    "masthead_line",
 )
 _PATTERN_LIST_FIELDS = (
-    "footer_patterns", "furniture_patterns", "stop_patterns",
-    "extra_drop_patterns", "attachment_patterns", "not_found_patterns",
+    "footer_patterns",
+    "furniture_patterns",
+    "stop_patterns",
+    "extra_drop_patterns",
+    "attachment_patterns",
+    "not_found_patterns",
 )
 _LABEL_FIELDS = ("date_labels", "author_labels", "source_labels", "views_labels")
 _COUNT_FIELDS = (
-    "min_body_chars", "nav_run_min", "footer_window", "meta_trailing_max",
-    "subtitle_max_lines", "subtitle_max_chars",
+    "min_body_chars",
+    "nav_run_min",
+    "footer_window",
+    "meta_trailing_max",
+    "subtitle_max_lines",
+    "subtitle_max_chars",
 )
 
 
@@ -268,9 +285,7 @@ def rules_table() -> type[BaseModel]:
     from pydantic import ConfigDict, create_model
 
     hints = typing.get_type_hints(ParseRules)
-    fields: dict[str, Any] = {
-        f.name: (_rule_type(f.name, hints[f.name]), None) for f in dataclasses.fields(ParseRules)
-    }
+    fields: dict[str, Any] = {f.name: (_rule_type(f.name, hints[f.name]), None) for f in dataclasses.fields(ParseRules)}
     fields.update({key: (_rule_type(key, hints[target]), None) for key, target in _ADDITIVE.items()})
     return create_model("parsing", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
 

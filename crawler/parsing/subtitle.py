@@ -1,5 +1,6 @@
 """Header stage: the subtitle (or kicker) printed with the title on magazine pages
 (:func:`find_subtitle`)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,16 +26,21 @@ def _chrome(line: Line, rules: ParseRules, base: str, title_key: str | None, cru
     return bool(
         (title_key is not None and k == title_key)
         or (crumb_key is not None and k == crumb_key)
-        or rules._breadcrumb.search(k) or ms.search(k) or ml.search(k)
-        or is_footer(k, rules) or is_furniture(line, rules) or is_nav(line, rules)
+        or rules._breadcrumb.search(k)
+        or ms.search(k)
+        or ml.search(k)
+        or is_footer(k, rules)
+        or is_furniture(line, rules)
+        or is_nav(line, rules)
         or link_only(line, base, rules)
         or TRAILING_TOOLS_RE.fullmatch(k.strip()) is not None  # 【打印】 【关闭】 alone
         or parse_meta_line(line, rules) is not None
     )
 
 
-def find_subtitle(lines: Sequence[Line], rules: ParseRules, base: str, title: Title,
-                  run: MetaRun | None, crumb: Breadcrumb | None) -> str | None:
+def find_subtitle(
+    lines: Sequence[Line], rules: ParseRules, base: str, title: Title, run: MetaRun | None, crumb: Breadcrumb | None
+) -> str | None:
     """The subtitle printed with the title, or None.
 
     1. The line(s) between the title line and the metadata line that are not chrome
@@ -54,11 +60,9 @@ def find_subtitle(lines: Sequence[Line], rules: ParseRules, base: str, title: Ti
     crumb_key = key_of(crumb.crumbs[-1]) if crumb and crumb.crumbs else None
 
     def ok(texts: list[str]) -> bool:
-        return 0 < len(texts) <= rules.subtitle_max_lines and all(
-            len(t) <= rules.subtitle_max_chars for t in texts)
+        return 0 < len(texts) <= rules.subtitle_max_lines and all(len(t) <= rules.subtitle_max_chars for t in texts)
 
-    between = [ln.text for ln in lines[title_idx + 1: run.first]
-               if not _chrome(ln, rules, base, title_key, crumb_key)]
+    between = [ln.text for ln in lines[title_idx + 1 : run.first] if not _chrome(ln, rules, base, title_key, crumb_key)]
     if between:
         return " ".join(between) if ok(between) else None
     above = title_idx - 1

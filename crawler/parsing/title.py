@@ -1,5 +1,6 @@
 """Header stage: the article's title (:func:`find_title`), a heading line that matches
 the page's ``<title>`` chain ``title - crumbs - site name``, else that chain's head."""
+
 from __future__ import annotations
 
 import re
@@ -73,7 +74,7 @@ def _heading_matches(text: str, chain: TitleChain, rules: ParseRules) -> bool:
             return True
         # The heading is the chain's head when a separator follows it there; this
         # keeps titles that contain the separator themselves whole.
-        if kr.startswith(k) and rules._title_sep.match(kr[len(k):]):
+        if kr.startswith(k) and rules._title_sep.match(kr[len(k) :]):
             return True
     if chain.head:
         kc = ELLIPSIS_RE.sub("", key_of(chain.head)).rstrip()
@@ -83,8 +84,9 @@ def _heading_matches(text: str, chain: TitleChain, rules: ParseRules) -> bool:
     return False
 
 
-def find_title(lines: Sequence[Line], root: Any, rules: ParseRules, crumb: Breadcrumb | None,
-               run: MetaRun | None) -> Title:
+def find_title(
+    lines: Sequence[Line], root: Any, rules: ParseRules, crumb: Breadcrumb | None, run: MetaRun | None
+) -> Title:
     """The line between the breadcrumb and the metadata that matches the ``<title>``
     chain (headings first), else the chain's head, else a guess from the layout."""
     chain = title_chain(root, rules, crumb.crumbs if crumb else ())
@@ -103,8 +105,9 @@ def find_title(lines: Sequence[Line], root: Any, rules: ParseRules, crumb: Bread
     return _layout_title(lines, window, rules, meta_first)
 
 
-def _matching_line(lines: Sequence[Line], window: range, chain: TitleChain, rules: ParseRules,
-                   anywhere: bool) -> Title | None:
+def _matching_line(
+    lines: Sequence[Line], window: range, chain: TitleChain, rules: ParseRules, anywhere: bool
+) -> Title | None:
     for want_heading in (True, False):
         for i in window:
             line = lines[i]

@@ -16,6 +16,7 @@ the site's hosts and on the same article (http→https, wx./info. → www., a tr
 or the same list page; anything else (another host, another article, a loop) is a
 recorded failure, never a version and never a removal.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,12 +33,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 
-from crawler.config import Config, load_config
-from crawler.runner import config_settings
-from crawler.parsing import ParseError, decode_html, parse_article, parse_list
 from crawler import discovery
 from crawler.channels import Channel, relative, template_pattern, walk_due
+from crawler.config import Config, load_config
+from crawler.parsing import ParseError, decode_html, parse_article, parse_list
 from crawler.robots import RobotsForbidden, RobotsUnavailable
+from crawler.runner import config_settings
 from crawler.session import archive_for
 from crawler.urls import SITE_HOSTS, article_id_from_path, canonical_article_url, on_site, rebase
 
@@ -133,7 +134,8 @@ class LawyersSpider(scrapy.Spider):
         # Each with the depth it was asked at this run (-1: classified by an earlier run).
         self.known_pages = {
             relative(c["url"]): -1
-            for c in archive.candidates() if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
+            for c in archive.candidates()
+            if c["kind"] != "other" or (c["recheck_after"] or "") > now_iso
         }
         # A full crawl, and the archive's first crawl, discover all they can reach (hubs
         # only hub_depth deep); routine runs spend at most max_candidates_per_run.
@@ -161,8 +163,9 @@ class LawyersSpider(scrapy.Spider):
             dont_filter=True,
         )
 
-    def _article_request(self, article_id: str, etag=None, last_modified=None, channel: str | None = None,
-                         list_date: str | None = None):
+    def _article_request(
+        self, article_id: str, etag=None, last_modified=None, channel: str | None = None, list_date: str | None = None
+    ):
         if article_id in self.queued:
             return None
         self.queued.add(article_id)
@@ -247,8 +250,12 @@ class LawyersSpider(scrapy.Spider):
     # ------------------------------------------------------------------ articles
     def parse_article_page(self, response, article_id: str):
         if response.status in REDIRECTS:
-            yield self._redirect(response, "redirect", same=lambda target: article_id_from_path(target) == article_id,
-                                 article_id=article_id)
+            yield self._redirect(
+                response,
+                "redirect",
+                same=lambda target: article_id_from_path(target) == article_id,
+                article_id=article_id,
+            )
             return
         if response.status == 304:
             yield {"kind": "not_modified", "id": article_id}
@@ -347,7 +354,9 @@ class LawyersSpider(scrapy.Spider):
             yield seen("other", "not a list page")
             return
         channel = self._channel_of(page, response.url, candidate, html)
-        if any(p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns):
+        if any(
+            p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns
+        ):
             # A known channel reached another way (a configured section wins).
             yield seen("list", channel=channel.list_url)
             return
@@ -356,12 +365,20 @@ class LawyersSpider(scrapy.Spider):
             # URL): nothing of its own to walk.
             yield seen("list", "the same rows as another channel's list")
             return
-        yield seen("list", "a pager that only works by JavaScript: page 1 only" if page.js_pager else None,
-                   channel.list_url)
+        yield seen(
+            "list", "a pager that only works by JavaScript: page 1 only" if page.js_pager else None, channel.list_url
+        )
         self.channel_patterns.append(template_pattern(channel.list_url))
-        yield {"kind": "channel", "template": channel.list_url, "name": channel.name, "first_page": channel.first_page,
-               "first_url": channel.first_url, "how_found": candidate.how, "found_on": found_on,
-               "js_pager": page.js_pager}
+        yield {
+            "kind": "channel",
+            "template": channel.list_url,
+            "name": channel.name,
+            "first_page": channel.first_page,
+            "first_url": channel.first_url,
+            "how_found": candidate.how,
+            "found_on": found_on,
+            "js_pager": page.js_pager,
+        }
         # Walked from here on, this run included; a new channel is in baseline.
         self.in_baseline.add(channel.list_url)
         self.channels[channel.list_url] = channel
@@ -390,7 +407,11 @@ class LawyersSpider(scrapy.Spider):
     def on_candidate_error(self, failure):
         request = failure.request
         candidate = request.cb_kwargs["candidate"]
-        note = "robots.txt forbids it" if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        note = (
+            "robots.txt forbids it"
+            if failure.check(IgnoreRequest)
+            else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        )
         yield candidate_item(candidate, "other", request.cb_kwargs["found_on"], request.cb_kwargs["depth"], note)
 
     # ------------------------------------------------------------------ redirects
@@ -422,7 +443,9 @@ class LawyersSpider(scrapy.Spider):
             if host in self.robots_failed:
                 return
             self.robots_failed.add(host)
-            yield failure_item(f"{urlsplit(request.url).scheme}://{host}/robots.txt", "robots", failure.getErrorMessage())
+            yield failure_item(
+                f"{urlsplit(request.url).scheme}://{host}/robots.txt", "robots", failure.getErrorMessage()
+            )
             return
         if failure.check(RobotsForbidden):
             # robots.txt said no: the site's wish, not a failure to retry or to count.
@@ -470,11 +493,21 @@ def _same_list(response, target: str) -> bool:
     return (parts.path.rstrip("/"), parts.query) == (origin.path.rstrip("/"), origin.query)
 
 
-def candidate_item(candidate, page_kind: str, found_on: str, depth: int, note: str | None = None,
-                   channel: str | None = None) -> dict:
+def candidate_item(
+    candidate, page_kind: str, found_on: str, depth: int, note: str | None = None, channel: str | None = None
+) -> dict:
     """What a page offered as a channel turned out to be (list, hub, other), for the archive."""
-    return {"kind": "candidate", "url": candidate.url, "page_kind": page_kind, "how": candidate.how,
-            "text": candidate.text, "found_on": found_on, "depth": depth, "note": note, "channel": channel}
+    return {
+        "kind": "candidate",
+        "url": candidate.url,
+        "page_kind": page_kind,
+        "how": candidate.how,
+        "text": candidate.text,
+        "found_on": found_on,
+        "depth": depth,
+        "note": note,
+        "channel": channel,
+    }
 
 
 def failure_item(url: str, kind: str, message: str, article_id: str | None = None) -> dict:

@@ -19,6 +19,7 @@ connection. On connections to a barwatch archive this plugin registers its own
 expression. The box keeps showing the typed text, ``?_search=律师`` links and the JSON API
 work, and nothing has to rewrite requests.
 """
+
 from __future__ import annotations
 
 import re
@@ -191,7 +192,10 @@ class MonthFacet(Facet):
             """
             try:
                 rows = await self.ds.execute(
-                    self.database, sql, self.params, truncate=False,
+                    self.database,
+                    sql,
+                    self.params,
+                    truncate=False,
                     custom_time_limit=self.ds.setting("facet_time_limit_ms"),
                 )
             except Exception:  # QueryInterrupted and friends: report as timed out
@@ -240,7 +244,10 @@ def register_routes(datasette):
     # ("/.json" is still Datasette's index), the others are paths Datasette does not use.
     return [
         (r"^/$", pages.home_view),
-        (r"^/(?P<database>[^/.]+)/" + re.escape(ARTICLE_PAGE).replace(r"\{id\}", r"(?P<id>[^/.]+)") + "$", pages.article_view),
+        (
+            r"^/(?P<database>[^/.]+)/" + re.escape(ARTICLE_PAGE).replace(r"\{id\}", r"(?P<id>[^/.]+)") + "$",
+            pages.article_view,
+        ),
         (r"^/(?P<database>[^/.]+)/-/chart$", chart.chart_view),
         (r"^/(?P<database>[^/.]+)/feed\.atom$", feed.feed_view),
         (r"^/-/barwatch\.css$", stylesheet),
@@ -253,8 +260,11 @@ _CSS = Path(__file__).with_name("static") / "barwatch.css"
 
 
 async def stylesheet(request):
-    return Response(_CSS.read_text(encoding="utf-8"), content_type="text/css; charset=utf-8",
-                    headers={"cache-control": "max-age=300"})
+    return Response(
+        _CSS.read_text(encoding="utf-8"),
+        content_type="text/css; charset=utf-8",
+        headers={"cache-control": "max-age=300"},
+    )
 
 
 @hookimpl

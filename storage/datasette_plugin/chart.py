@@ -1,4 +1,5 @@
 """The chart of articles per month by section: an inline SVG at ``/<db>/-/chart``."""
+
 from __future__ import annotations
 
 import html

@@ -18,11 +18,12 @@ it again as new):
 
 Changing :data:`TAG` changes every id, and every reader then shows the whole feed again.
 """
+
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -30,8 +31,8 @@ from datasette.utils.asgi import NotFound, Response
 from feedgen.feed import FeedGenerator
 
 from storage import outbox
-from storage.diffs import paragraph_changes, render_changes
 from storage.datasette_plugin import pages
+from storage.diffs import paragraph_changes, render_changes
 from storage.textops import clean_text, local_time, one_line
 
 TAG = "tag:barwatch.lawyers.org.cn,2026:"
@@ -44,9 +45,10 @@ CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 FEED_SIZE = 50
 # An empty feed still needs an <updated>. "Now" would change on every request, and a
 # reader that polls would think the feed changed each time; the epoch never moves.
-EMPTY_UPDATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EMPTY_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 PARAGRAPHS = 3  # of the body in a new or removed article's entry: a preview, not the article
 MAX_PARAGRAPH = 500  # characters of each; the rest is on the page
+
 
 # Everything from the site goes through clean_text/one_line: XML 1.0 refuses control
 # characters and noncharacters, and one in an archived row would make the feed a 500.
@@ -76,7 +78,7 @@ def _moment(stamp: str | None, zone: ZoneInfo) -> datetime:
         # An unreadable stamp of an old row: a fixed time rather than a feed that fails.
         moment = EMPTY_UPDATED
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone)
 
 
@@ -164,7 +166,9 @@ def build_feed(
         fe.link(href=archived if alert.kind == "removed" or not live else live, rel="alternate")
         if _line(alert.channel):
             fe.category(term=_line(alert.channel))
-        fe.content(_content(alert, zone) + f'<p><a href="{html.escape(archived)}">存档（全部版本）</a></p>', type="html")
+        fe.content(
+            _content(alert, zone) + f'<p><a href="{html.escape(archived)}">存档（全部版本）</a></p>', type="html"
+        )
     return fg.atom_str(pretty=True, encoding="UTF-8")
 
 

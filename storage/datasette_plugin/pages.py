@@ -6,6 +6,7 @@ Each page is a plain function that reads the archive on a Datasette read-only co
 writes. Times are shown in the site's zone (``[site] timezone``, passed in through the
 plugin config); ``published`` is the site's own date and is shown as it is.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,8 +19,8 @@ from markupsafe import Markup
 
 from storage import outbox, search
 from storage.archive import read_article, read_events, read_versions
-from storage.schema import HOLD_FLAG_LABELS, RUN_STATUS_LABELS, dict_rows
 from storage.diffs import CONTEXT, paragraph_changes, render_changes
+from storage.schema import HOLD_FLAG_LABELS, RUN_STATUS_LABELS, dict_rows
 from storage.serve import ARTICLE_PAGE, PLUGIN_NAME
 from storage.textops import SITE_TIMEZONE, clean_text, local_time, one_line
 
@@ -158,9 +159,7 @@ def home_context(conn: sqlite3.Connection, query: str, zone: str) -> dict:
         r["title"] = one_line(r["title"]) or "（无标题）"
         r["section"] = short_section(r["section"])
         r["snippet"] = marked_html(r["snippet"])
-    articles, removed = conn.execute(
-        "SELECT count(*), coalesce(sum(status = 'removed'), 0) FROM articles"
-    ).fetchone()
+    articles, removed = conn.execute("SELECT count(*), coalesce(sum(status = 'removed'), 0) FROM articles").fetchone()
     incidents = [
         {"key": one_line(k), "opened_at": local_time(at, zone), "detail": one_line(d)}
         for k, at, d in conn.execute(
@@ -200,7 +199,9 @@ async def home_view(datasette, request):
     query = (request.args.get("q") or "").strip()
     zone = zone_of(datasette)
     context = await datasette.get_database(database).execute_fn(lambda conn: home_context(conn, query, zone))
-    context.update(database=database, others=archives[1:], article_path=lambda aid: article_path(datasette, database, aid))
+    context.update(
+        database=database, others=archives[1:], article_path=lambda aid: article_path(datasette, database, aid)
+    )
     return Response.html(await datasette.render_template("barwatch_home.html", context, request=request))
 
 
