@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DB ?= barwatch.db
 
-.PHONY: setup crawl test demo serve screenshots lock clean
+.PHONY: setup crawl test lint demo serve screenshots lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ crawl: setup        ## incremental crawl of the live site into $(DB)
 
 test: setup         ## the whole test suite
 	$(BIN)/python -m pytest -q
+
+lint: setup         ## ruff (rules and formatting) and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 demo: setup         ## fixture site on 127.0.0.1 -> baseline crawl, site changes, second crawl -> what changed
 	$(BIN)/barwatch demo --dir demo

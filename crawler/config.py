@@ -45,6 +45,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from crawler.parsing import ParseRules
 from crawler.urls import rebase
@@ -423,7 +424,9 @@ def _shown(value: Any) -> str:
 
 
 def _range(model: type[BaseModel] | None, name: str | None, ctx: dict) -> str:
-    lo = hi = None
+    # A bound is whatever number the field's constraint (or pydantic's error) holds.
+    lo: Any = None
+    hi: Any = None
     lo_open = False
     metadata = model.model_fields[name].metadata if model is not None and name else []
     for m in metadata:
@@ -455,7 +458,7 @@ def _table_rank(loc: tuple) -> int:
     return order.index(loc[0]) if loc and loc[0] in order else len(order)
 
 
-def _problem(err: dict, root: type[BaseModel], key: str, prefix_len: int) -> str:
+def _problem(err: ErrorDetails, root: type[BaseModel], key: str, prefix_len: int) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     loc = tuple(err["loc"])
     if (kind, key) in _HINTS:

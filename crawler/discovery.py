@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from crawler.parsing import DEFAULT_RULES, ParseRules, issue_month, parse_list
 from crawler.parsing.breadcrumb import find_breadcrumb
@@ -320,10 +320,7 @@ class _Doc:
 
 
 def _visible_anchor(a: Any) -> bool:
-    for el in (a, *a.iterancestors()):
-        if tag_of(el) in ("script", "template", "noscript"):
-            return False
-    return True
+    return all(tag_of(el) not in ("script", "template", "noscript") for el in (a, *a.iterancestors()))
 
 
 def _defrag(url: str) -> str:
@@ -421,73 +418,90 @@ def _relate(link: str, cur: str, doc: _Doc) -> _Rel | None:
         return None
     base = f"{_esc(lp.scheme)}://{_esc(lp.netloc)}"
     if lp.path == cp.path or (lp.path or "/") == (cp.path or "/"):
-        li, ci = _query_items(lp.query), _query_items(cp.query)
-        ld, cd = dict(li), dict(ci)
-        if len(ld) != len(li) or len(cd) != len(ci):
-            return None  # repeated keys: not a simple pager
-        keys = [k for k in dict.fromkeys([*ld, *cd]) if ld.get(k, "\0") != cd.get(k, "\0")]
-        if len(keys) > 1 and not any(k in cd for k in keys):
-            # The bare first page of a tab (/papers) whose pager links add the tab and the
-            # page (?tab=1&pageNumber=2): the one parameter named like a page number pages,
-            # the others are fixed parts of the template.
-            keys = [k for k in keys if doc.rules._page_param.search(k)] or keys
-        if len(keys) != 1:
-            return None
-        k = keys[0]
-        lv, cv = ld.get(k, "\0"), cd.get(k, "\0")
-        l_num = lv is not None and lv.isdigit() and lv.isascii()
-        c_num = cv is not None and cv.isdigit() and cv.isascii()
-        # (a link without the parameter, 首页 from page 3, adds nothing: page 1 fits the template)
-        if not (l_num and (c_num or k not in cd)):
-            return None
-        parts = [
-            f"{_esc(kk)}={{page}}" if kk == k else (_esc(kk) if vv is None else f"{_esc(kk)}={_esc(vv)}")
-            for kk, vv in li
-        ]
-        return _Rel(base + _esc(lp.path) + "?" + "&".join(parts), "query", int(lv), int(cv) if k in cd else None)
+        return _relate_query(lp, cp, base, doc.rules)
     if lp.query != cp.query:
         return None
     query = ("?" + _esc(lp.query)) if lp.query else ""
     ls, cs = lp.path.split("/"), cp.path.split("/")
-
-    def build(segs: list[str], i: int, seg_template: str) -> str:
-        return base + "/".join(_esc(s) if j != i else seg_template for j, s in enumerate(segs)) + query
-
     if len(ls) == len(cs):
-        diff = [i for i, (a, b) in enumerate(zip(ls, cs)) if a != b]
-        if len(diff) != 1:
-            return None
-        i = diff[0]
-        a, b = ls[i], cs[i]
-        if _HEX_SEGMENT_RE.match(a.rsplit(".", 1)[0]) or _HEX_SEGMENT_RE.match(b.rsplit(".", 1)[0]):
-            return None
-        ta, tb = _DIGITS_RE.split(a), _DIGITS_RE.split(b)
-        if len(ta) == len(tb):
-            dd = [j for j, (x, y) in enumerate(zip(ta, tb)) if x != y]
-            if len(dd) == 1 and dd[0] % 2 == 1:
-                j = dd[0]
-                seg = "".join(_esc(t) if n != j else "{page}" for n, t in enumerate(ta))
-                return _Rel(build(ls, i, seg), "path", int(ta[j]), int(tb[j]))
-            return None
-        # one of them has the number inserted: index.html / index_2.html, or /news/ /news/index_2.html
-        for numbered, bare, link_is_numbered in ((a, b, True), (b, a, False)):
-            m = _NUMBERED_SEGMENT_RE.match(numbered)
-            if not m:
-                continue
-            stem, sep, digits, ext = m.group(1), m.group(2), m.group(3), m.group(4) or ""
-            if not stem or _DIGITS_RE.search(stem[-1:] or ""):
-                continue
-            if bare == stem + ext or bare == "":
-                seg = _esc(stem) + _esc(sep) + "{page}" + _esc(ext)
-                segs = ls if link_is_numbered else cs
-                t = build(segs, i, seg)
-                return _Rel(t, "path", int(digits), None) if link_is_numbered else _Rel(t, "path", None, int(digits))
+        return _relate_segment(ls, cs, base, query)
+    return _relate_appended(ls, cs, base, query)
+
+
+def _ascii_number(value: str | None) -> int | None:
+    """The page number a URL component spells in ASCII digits, else None."""
+    return int(value) if value is not None and value.isdigit() and value.isascii() else None
+
+
+def _relate_query(lp: SplitResult, cp: SplitResult, base: str, rules: DiscoveryRules) -> _Rel | None:
+    """The same path: the one query parameter whose value differs carries the page number."""
+    li, ci = _query_items(lp.query), _query_items(cp.query)
+    ld, cd = dict(li), dict(ci)
+    if len(ld) != len(li) or len(cd) != len(ci):
+        return None  # repeated keys: not a simple pager
+    keys = [k for k in dict.fromkeys([*ld, *cd]) if ld.get(k, "\0") != cd.get(k, "\0")]
+    if len(keys) > 1 and not any(k in cd for k in keys):
+        # The bare first page of a tab (/papers) whose pager links add the tab and the
+        # page (?tab=1&pageNumber=2): the one parameter named like a page number pages,
+        # the others are fixed parts of the template.
+        keys = [k for k in keys if rules._page_param.search(k)] or keys
+    if len(keys) != 1:
         return None
-    # /catalog/abc -> /catalog/abc/2 (a page number appended as a segment)
+    k = keys[0]
+    # "\0" for a missing parameter: no number, and unequal to any value a URL holds.
+    link_n, cur_n = _ascii_number(ld.get(k, "\0")), _ascii_number(cd.get(k, "\0"))
+    # (a link without the parameter, 首页 from page 3, adds nothing: page 1 fits the template)
+    if link_n is None or (cur_n is None and k in cd):
+        return None
+    parts = [
+        f"{_esc(kk)}={{page}}" if kk == k else (_esc(kk) if vv is None else f"{_esc(kk)}={_esc(vv)}") for kk, vv in li
+    ]
+    return _Rel(base + _esc(lp.path) + "?" + "&".join(parts), "query", link_n, cur_n)
+
+
+def _path_template(base: str, segs: list[str], i: int, seg_template: str, query: str) -> str:
+    """The URL template of a path pager: segment ``i`` replaced by ``seg_template``."""
+    return base + "/".join(_esc(s) if j != i else seg_template for j, s in enumerate(segs)) + query
+
+
+def _relate_segment(ls: list[str], cs: list[str], base: str, query: str) -> _Rel | None:
+    """Paths of as many segments: the one segment that differs carries the page number."""
+    diff = [i for i, (a, b) in enumerate(zip(ls, cs, strict=True)) if a != b]
+    if len(diff) != 1:
+        return None
+    i = diff[0]
+    a, b = ls[i], cs[i]
+    if _HEX_SEGMENT_RE.match(a.rsplit(".", 1)[0]) or _HEX_SEGMENT_RE.match(b.rsplit(".", 1)[0]):
+        return None
+    ta, tb = _DIGITS_RE.split(a), _DIGITS_RE.split(b)
+    if len(ta) == len(tb):
+        dd = [j for j, (x, y) in enumerate(zip(ta, tb, strict=True)) if x != y]
+        if len(dd) == 1 and dd[0] % 2 == 1:
+            j = dd[0]
+            seg = "".join(_esc(t) if n != j else "{page}" for n, t in enumerate(ta))
+            return _Rel(_path_template(base, ls, i, seg, query), "path", int(ta[j]), int(tb[j]))
+        return None
+    # one of them has the number inserted: index.html / index_2.html, or /news/ /news/index_2.html
+    for numbered, bare, link_is_numbered in ((a, b, True), (b, a, False)):
+        m = _NUMBERED_SEGMENT_RE.match(numbered)
+        if not m:
+            continue
+        stem, sep, digits, ext = m.group(1), m.group(2), m.group(3), m.group(4) or ""
+        if not stem or _DIGITS_RE.search(stem[-1:] or ""):
+            continue
+        if bare == stem + ext or bare == "":
+            seg = _esc(stem) + _esc(sep) + "{page}" + _esc(ext)
+            t = _path_template(base, ls if link_is_numbered else cs, i, seg, query)
+            return _Rel(t, "path", int(digits), None) if link_is_numbered else _Rel(t, "path", None, int(digits))
+    return None
+
+
+def _relate_appended(ls: list[str], cs: list[str], base: str, query: str) -> _Rel | None:
+    """Paths of different lengths: /catalog/abc -> /catalog/abc/2 (a page number appended as a segment)."""
     for longer, shorter, link_longer in ((ls, cs, True), (cs, ls, False)):
         trimmed = shorter[:-1] if shorter and shorter[-1] == "" else shorter
         if len(longer) == len(trimmed) + 1 and longer[:-1] == trimmed and longer[-1].isdigit() and longer[-1].isascii():
-            t = build(longer, len(longer) - 1, "{page}")
+            t = _path_template(base, longer, len(longer) - 1, "{page}", query)
             n = int(longer[-1])
             return _Rel(t, "path", n, None) if link_longer else _Rel(t, "path", None, n)
     return None

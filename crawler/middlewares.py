@@ -33,9 +33,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return None
 
     def _retry_later(self, request, reason):
+        spider = self.crawler.spider
+        assert spider is not None, "responses and download errors reach this middleware only while the spider runs"
         retry = get_retry_request(
             request,
-            spider=self.crawler.spider,
+            spider=spider,
             reason=reason,
             max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
             priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),

@@ -10,6 +10,7 @@ interrupted).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from scrapy import signals
@@ -60,10 +61,8 @@ class ArchivePipeline:
         except StorageError as exc:
             self.storage_error = str(exc)
             logger.error("storage error, stopping the crawl: %s", exc)
-            try:  # a small row may still fit where a page did not
+            with contextlib.suppress(StorageError):  # a small row may still fit where a page did not
                 self.archive.record_failure(self.run_id, _url(item), "storage", str(exc), _id(item))
-            except StorageError:
-                pass
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
             return item
         self.crawler.stats.inc_value(f"barwatch/{outcome}")

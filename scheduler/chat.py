@@ -115,10 +115,13 @@ def size(text: str, unit: str) -> int:
 # An entry is built as lines of spans (site text, our own markup, deletions, insertions,
 # links) and rendered per format only at the end, so that a line cut to fit is cut in
 # the site text, never inside an escape, a link or a pair of ** markers.
+_Style = Literal["site", "ours", "del", "ins", "link"]
+
+
 @dataclass(frozen=True)
 class _Span:
     text: str
-    style: Literal["site", "ours", "del", "ins", "link"] = "site"
+    style: _Style = "site"
     url: str = ""
 
 
@@ -198,26 +201,28 @@ def _fit_line(line: _Line, allowed: int, markdown: bool, unit: str) -> str:
         if size(out + rendered, unit) <= room:
             out += rendered
             continue
-        # A cut link keeps its "…" inside the label, where it reads as part of the title.
         inside = span.style == "link"
-
-        def cut(k: int) -> str:
-            text = span.text[:k] + (ELLIPSIS if inside else "")
-            return _render_span(replace(span, text=text), markdown, i == 0)
-
         # The longest prefix of this span that fits: rendered sizes grow with the prefix.
         lo, hi = 0, len(span.text)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if size(out + cut(mid), unit) <= (allowed if inside else room):
+            if size(out + _cut_span(span, mid, markdown, i == 0), unit) <= (allowed if inside else room):
                 lo = mid
             else:
                 hi = mid - 1
-        if inside and size(out + cut(lo), unit) <= allowed:
-            return out + cut(lo)
-        out += cut(lo) if not inside else ""
+        cut = _cut_span(span, lo, markdown, i == 0)
+        if inside and size(out + cut, unit) <= allowed:
+            return out + cut
+        out += cut if not inside else ""
         break
     return out + ELLIPSIS
+
+
+def _cut_span(span: _Span, k: int, markdown: bool, line_start: bool) -> str:
+    """The first ``k`` characters of ``span``, rendered."""
+    # A cut link keeps its "…" inside the label, where it reads as part of the title.
+    text = span.text[:k] + (ELLIPSIS if span.style == "link" else "")
+    return _render_span(replace(span, text=text), markdown, line_start)
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,7 @@ def _sep(markdown: bool) -> str:
 
 
 def _render_entry(entry: _Entry, markdown: bool) -> str:
-    return _sep(markdown).join(r for r in (_render_line(l, markdown) for l in entry.head + entry.detail) if r)
+    return _sep(markdown).join(r for r in (_render_line(line, markdown) for line in entry.head + entry.detail) if r)
 
 
 def _shorten_entry(entry: _Entry, budget: int, markdown: bool, unit: str) -> str:
@@ -253,7 +258,7 @@ def _shorten_entry(entry: _Entry, budget: int, markdown: bool, unit: str) -> str
     def used() -> int:
         return size(sep.join(out), unit)
 
-    head = [_render_line(l, markdown) for l in entry.head]
+    head = [_render_line(h, markdown) for h in entry.head]
     for i, line in enumerate(entry.head):
         later = sum(size(h, unit) + sep_size for h in head[i + 1 :])
         allowed = budget - used() - (sep_size if out else 0) - later
@@ -283,7 +288,13 @@ def _title_line(alert: PendingAlert, markdown: bool) -> list[_Line]:
     if markdown:
         return [(_Span(title, "link", url),) if url else (_Span(title),)]
     link = one_line(None if alert.url is None else str(alert.url))
-    return [(_Span(title),)] + ([(_Span(link, "ours"),)] if link else [])
+    lines: list[_Line] = [(_Span(title),)]
+    if link:
+        lines.append((_Span(link, "ours"),))
+    return lines
+
+
+_SEGMENT_STYLES: dict[str, _Style] = {"=": "site", "-": "del", "+": "ins"}  # by Segment.op
 
 
 def _change_lines(alert: PendingAlert, max_changes: int) -> list[_Line]:
@@ -296,7 +307,7 @@ def _change_lines(alert: PendingAlert, max_changes: int) -> list[_Line]:
     for ch in changes[:max_changes]:
         spans = [_Span(f"{one_line(ch.label)}：", "ours")]
         for seg in trimmed(ch, CONTEXT, MAX_RUN):
-            spans.append(_Span(seg.text, {"=": "site", "-": "del", "+": "ins"}[seg.op]))
+            spans.append(_Span(seg.text, _SEGMENT_STYLES[seg.op]))
         lines.append(tuple(spans))
     if len(changes) > max_changes:
         lines.append((_Span(f"（另有 {len(changes) - max_changes} 处修改未列出）", "ours"),))
@@ -404,7 +415,7 @@ def _digest(
         parts.append(current)
 
     messages = []
-    for title, part in zip(_titles(headline, len(parts)), parts):
+    for title, part in zip(_titles(headline, len(parts)), parts, strict=True):
         body = clean_text(_message(title, run_line, [(e.kind, t) for e, t in part], md)) or ""
         messages.append(ChatMessage(title, _hard_cut(body, limit, unit), tuple(e.alert_id for e, _ in part)))
     return messages

@@ -12,6 +12,7 @@ exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -226,10 +227,8 @@ def run_daemon(
         state.stopping.set()
         child = state.child
         if child is not None and child.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it may have exited since poll()
                 child.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         # shutdown(wait=True) from inside a signal handler would block the main loop;
         # a thread waits for the running job and then stops the scheduler.
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()

@@ -95,32 +95,17 @@ def title_column() -> int:
 
 def run_demo(directory: Path, keep_serving: bool = False) -> int:
     from crawler.config import load_config
-    from fixtures.server import FixtureSite
     from scheduler.notify import run_notify
     from storage.archive import Archive
-    from storage.diffs import paragraph_changes, render_changes
 
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "barwatch.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     config_path = demo_config(directory)
-    with FixtureSite() as site:
-        print(f"fixture site serving on {site.base_url}")
-        print("\n1. first crawl, the site as it was (the baseline: archived, announced to nobody)")
-        code = _crawl(db, config_path, site.base_url)
-        if code != 0:
-            return code
-        with Archive(db, mode="ro") as archive:
-            counts = archive.table_counts()
-        print(f"archived {counts['articles']} articles into {db}")
-        print("tables: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-
-        site.set_state("v2")
-        print("\n2. the site changes (one article edited, one added, one taken down); a full crawl")
-        code = _crawl(db, config_path, site.base_url, "--full")
-        if code != 0:
-            return code
+    code = _crawl_twice(db, config_path)
+    if code != 0:
+        return code
 
     config = load_config(config_path)
     with Archive(db, mode="ro") as archive:
@@ -128,37 +113,11 @@ def run_demo(directory: Path, keep_serving: bool = False) -> int:
         alerts = [a for a in archive.alerts() if a["run_id"] == run["id"]]
         kinds = {a["article_id"]: a["kind"] for a in alerts}
         rows = list(archive.iter_articles())
-
-        held = (
-            f" (held: {one_line(run['held'])}; its alerts wait for `barwatch release {run['id']}`)"
-            if run["held"]
-            else ""
-        )
-        print(
-            f"\nthe second crawl found: {run['new']} new, {run['changed']} changed, {run['removed']} removed"
-            f" ({run['unchanged']} unchanged, {run['failed']} failed){held}"
-        )
-
-        legend = ", ".join(f"{m} {k}" for k, m in MARKS.items() if k in kinds.values())
-        print(f"\narchived {len(rows)} articles ({legend}):")
-        for r in rows:
-            print(listing_line(MARKS.get(kinds.get(r["id"]), " "), r["published"], r["section"], r["title"]))
-
+        _print_run(run)
+        _print_listing(rows, kinds)
         changed = [a for a in alerts if a["kind"] == "changed"]
-        if changed:
-            print("\nchanges ([-deleted-] {+inserted+}):")
-        for a in changed:
-            versions = archive.versions(a["article_id"])
-            old, new = versions[-2], versions[-1]
-            print(f"  {one_line(new['title'])}  (version {old['version']} -> {new['version']}, id {a['article_id']})")
-            for line in render_changes(paragraph_changes(old, new), "text").splitlines():
-                print(f"    {line}")
-
-        removed = [r for r in rows if kinds.get(r["id"]) == "removed"]
-        if removed:
-            print("\nremoved from the site (the archive keeps the text):")
-        for r in removed:
-            print(f"  {one_line(r['published']) or '-'}  {one_line(r['title'])}  (id {r['id']})")
+        _print_changes(archive, changed)
+        _print_removed([r for r in rows if kinds.get(r["id"]) == "removed"])
 
         print("\nthe alert digest `barwatch notify` would mail (--dry-run: nothing sent, nothing marked):")
         digest = io.StringIO()
@@ -183,3 +142,62 @@ def run_demo(directory: Path, keep_serving: bool = False) -> int:
 
         serve(str(db), zone=config.timezone)
     return 0
+
+
+def _crawl_twice(db: Path, config_path: Path) -> int:
+    """The baseline crawl of the fixture site, then a full crawl of it changed: the exit
+    code of the first crawl that failed, else 0."""
+    from fixtures.server import FixtureSite
+    from storage.archive import Archive
+
+    with FixtureSite() as site:
+        print(f"fixture site serving on {site.base_url}")
+        print("\n1. first crawl, the site as it was (the baseline: archived, announced to nobody)")
+        code = _crawl(db, config_path, site.base_url)
+        if code != 0:
+            return code
+        with Archive(db, mode="ro") as archive:
+            counts = archive.table_counts()
+        print(f"archived {counts['articles']} articles into {db}")
+        print("tables: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+        site.set_state("v2")
+        print("\n2. the site changes (one article edited, one added, one taken down); a full crawl")
+        return _crawl(db, config_path, site.base_url, "--full")
+
+
+def _print_run(run: dict) -> None:
+    held = (
+        f" (held: {one_line(run['held'])}; its alerts wait for `barwatch release {run['id']}`)" if run["held"] else ""
+    )
+    print(
+        f"\nthe second crawl found: {run['new']} new, {run['changed']} changed, {run['removed']} removed"
+        f" ({run['unchanged']} unchanged, {run['failed']} failed){held}"
+    )
+
+
+def _print_listing(rows: list[dict], kinds: dict[str, str]) -> None:
+    legend = ", ".join(f"{m} {k}" for k, m in MARKS.items() if k in kinds.values())
+    print(f"\narchived {len(rows)} articles ({legend}):")
+    for r in rows:
+        print(listing_line(MARKS.get(kinds.get(r["id"], ""), " "), r["published"], r["section"], r["title"]))
+
+
+def _print_changes(archive, changed: list[dict]) -> None:
+    from storage.diffs import paragraph_changes, render_changes
+
+    if changed:
+        print("\nchanges ([-deleted-] {+inserted+}):")
+    for a in changed:
+        versions = archive.versions(a["article_id"])
+        old, new = versions[-2], versions[-1]
+        print(f"  {one_line(new['title'])}  (version {old['version']} -> {new['version']}, id {a['article_id']})")
+        for line in render_changes(paragraph_changes(old, new), "text").splitlines():
+            print(f"    {line}")
+
+
+def _print_removed(removed: list[dict]) -> None:
+    if removed:
+        print("\nremoved from the site (the archive keeps the text):")
+    for r in removed:
+        print(f"  {one_line(r['published']) or '-'}  {one_line(r['title'])}  (id {r['id']})")

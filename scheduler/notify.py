@@ -117,54 +117,19 @@ class SmtpSettings:
         def get(name: str) -> str:
             return (env.get(name) or "").strip()
 
-        host = get("BARWATCH_SMTP_HOST")
-        if not host:
-            raise ValueError("BARWATCH_SMTP_HOST is not set: the host name of the SMTP server")
-        tls = get("BARWATCH_SMTP_TLS").lower() or "starttls"
-        if tls not in TLS_PORTS:
-            raise ValueError(f"BARWATCH_SMTP_TLS must be none, starttls or ssl (got {get('BARWATCH_SMTP_TLS')!r})")
-        port = None
-        if get("BARWATCH_SMTP_PORT"):
-            raw = get("BARWATCH_SMTP_PORT")
-            try:
-                port = int(raw)
-            except ValueError:
-                port = 0
-            if not 1 <= port <= 65535:
-                raise ValueError(f"BARWATCH_SMTP_PORT must be a port number from 1 to 65535 (got {raw!r})")
-        user = get("BARWATCH_SMTP_USER") or None
-        password = env.get("BARWATCH_SMTP_PASSWORD") or None
-        if user and not password:
-            raise ValueError("BARWATCH_SMTP_PASSWORD is not set, but BARWATCH_SMTP_USER is")
-        if password and not user:
-            raise ValueError("BARWATCH_SMTP_USER is not set, but BARWATCH_SMTP_PASSWORD is")
-        mail_from = get("BARWATCH_MAIL_FROM")
-        if not mail_from:
-            raise ValueError("BARWATCH_MAIL_FROM is not set: the sender address of alert mails")
-        pairs = _addresses(mail_from)
-        if len(pairs) != 1 or not _valid_address(pairs[0][1]):
-            raise ValueError(f"BARWATCH_MAIL_FROM is not one e-mail address (got {mail_from!r})")
-        mail_to = []
-        for name, addr in _addresses(get("BARWATCH_MAIL_TO")):
-            if not _valid_address(addr):
-                raise ValueError(f"BARWATCH_MAIL_TO has {addr or name!r}, which is not an e-mail address")
-            mail_to.append(addr if not name else f"{name} <{addr}>")
-        timeout = 30.0
-        if get("BARWATCH_SMTP_TIMEOUT"):
-            raw = get("BARWATCH_SMTP_TIMEOUT")
-            try:
-                timeout = float(raw)
-            except ValueError:
-                timeout = -1.0
-            if not 0 < timeout <= 3600:
-                raise ValueError(f"BARWATCH_SMTP_TIMEOUT must be seconds between 0 and 3600 (got {raw!r})")
-        cafile = get("BARWATCH_SMTP_CAFILE") or None
-        if cafile and not os.path.isfile(cafile):
-            raise ValueError(f"BARWATCH_SMTP_CAFILE names no readable file ({cafile!r})")
+        # One parser a variable, called in this order: the first bad variable is the one named.
+        host = _env_host(get("BARWATCH_SMTP_HOST"))
+        tls = _env_tls(get("BARWATCH_SMTP_TLS"))
+        port = _env_port(get("BARWATCH_SMTP_PORT"))
+        user, password = _env_login(get("BARWATCH_SMTP_USER"), env.get("BARWATCH_SMTP_PASSWORD"))
+        mail_from = _env_mail_from(get("BARWATCH_MAIL_FROM"))
+        mail_to = _env_mail_to(get("BARWATCH_MAIL_TO"))
+        timeout = _env_timeout(get("BARWATCH_SMTP_TIMEOUT"))
+        cafile = _env_cafile(get("BARWATCH_SMTP_CAFILE"))
         return cls(
             host=host,
             mail_from=mail_from,
-            mail_to=tuple(mail_to),
+            mail_to=mail_to,
             port=port,
             user=user,
             password=password,
@@ -172,6 +137,81 @@ class SmtpSettings:
             timeout=timeout,
             cafile=cafile,
         )
+
+
+# The parsers of SmtpSettings.from_env: each takes its variable's value, stripped ("" when
+# unset), and raises ValueError naming the variable.
+def _env_host(raw: str) -> str:
+    if not raw:
+        raise ValueError("BARWATCH_SMTP_HOST is not set: the host name of the SMTP server")
+    return raw
+
+
+def _env_tls(raw: str) -> str:
+    tls = raw.lower() or "starttls"
+    if tls not in TLS_PORTS:
+        raise ValueError(f"BARWATCH_SMTP_TLS must be none, starttls or ssl (got {raw!r})")
+    return tls
+
+
+def _env_port(raw: str) -> int | None:
+    if not raw:
+        return None
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError(f"BARWATCH_SMTP_PORT must be a port number from 1 to 65535 (got {raw!r})")
+    return port
+
+
+def _env_login(raw_user: str, raw_password: str | None) -> tuple[str | None, str | None]:
+    """(user, password), both or neither. The password is taken as set, blanks included."""
+    user = raw_user or None
+    password = raw_password or None
+    if user and not password:
+        raise ValueError("BARWATCH_SMTP_PASSWORD is not set, but BARWATCH_SMTP_USER is")
+    if password and not user:
+        raise ValueError("BARWATCH_SMTP_USER is not set, but BARWATCH_SMTP_PASSWORD is")
+    return user, password
+
+
+def _env_mail_from(raw: str) -> str:
+    if not raw:
+        raise ValueError("BARWATCH_MAIL_FROM is not set: the sender address of alert mails")
+    pairs = _addresses(raw)
+    if len(pairs) != 1 or not _valid_address(pairs[0][1]):
+        raise ValueError(f"BARWATCH_MAIL_FROM is not one e-mail address (got {raw!r})")
+    return raw
+
+
+def _env_mail_to(raw: str) -> tuple[str, ...]:
+    mail_to = []
+    for name, addr in _addresses(raw):
+        if not _valid_address(addr):
+            raise ValueError(f"BARWATCH_MAIL_TO has {addr or name!r}, which is not an e-mail address")
+        mail_to.append(addr if not name else f"{name} <{addr}>")
+    return tuple(mail_to)
+
+
+def _env_timeout(raw: str) -> float:
+    if not raw:
+        return 30.0
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 3600:
+        raise ValueError(f"BARWATCH_SMTP_TIMEOUT must be seconds between 0 and 3600 (got {raw!r})")
+    return timeout
+
+
+def _env_cafile(raw: str) -> str | None:
+    cafile = raw or None
+    if cafile and not os.path.isfile(cafile):
+        raise ValueError(f"BARWATCH_SMTP_CAFILE names no readable file ({cafile!r})")
+    return cafile
 
 
 # --------------------------------------------------------------------------- composing
@@ -196,10 +236,15 @@ class Message:
         return str(self.email["Subject"])
 
     def text(self) -> str:
-        return self.email.get_body(("plain",)).get_content()
+        return self._part("plain")
 
     def html(self) -> str:
-        return self.email.get_body(("html",)).get_content()
+        return self._part("html")
+
+    def _part(self, subtype: str) -> str:
+        part = self.email.get_body((subtype,))
+        assert part is not None  # compose writes both a plain and an html part
+        return part.get_content()
 
 
 # Everything taken from the site or the archive passes through one_line (headers, one-line
@@ -477,6 +522,7 @@ class NotifyResult:
 
 def _connect(s: SmtpSettings) -> smtplib.SMTP:
     context = ssl.create_default_context(cafile=s.cafile) if s.tls != "none" else None
+    assert s.port is not None  # __post_init__ filled in the TLS mode's default
     if s.tls == "ssl":
         conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
     else:
@@ -495,36 +541,47 @@ def _connect(s: SmtpSettings) -> smtplib.SMTP:
 def _describe(exc: BaseException, s: SmtpSettings) -> str:
     """A short, readable line for ``last_error`` (never the password)."""
     where = f"{s.host}:{s.port}"
+    what = _smtp_failure(exc, s)
+    if what is None:
+        what = _transport_failure(exc, s)
+    return _shorten(_one_line(f"{where}: {what}"), outbox.MAX_ERROR)
 
-    def reply(code, text) -> str:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        return f"SMTP {code} {_one_line(text)}".strip()
 
+def _reply(code: object, text: object) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"SMTP {code} {_one_line(text)}".strip()
+
+
+def _smtp_failure(exc: BaseException, s: SmtpSettings) -> str | None:
+    """What the SMTP conversation said, or None for an exception from below it."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         addr, (code, text) = next(iter(exc.recipients.items()))
-        what = f"all recipients refused ({addr}: {reply(code, text)})"
-    elif isinstance(exc, smtplib.SMTPAuthenticationError):
-        what = f"login refused: {reply(exc.smtp_code, exc.smtp_error)}"
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        what = f"refused: {reply(exc.smtp_code, exc.smtp_error)}"
-    elif isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
-        what = f"no answer within {s.timeout:g} s"  # smtplib wraps a read timeout this way
-    elif isinstance(exc, smtplib.SMTPServerDisconnected):
-        what = "the server closed the connection"
-    elif isinstance(exc, smtplib.SMTPNotSupportedError):
-        what = f"not supported by the server: {exc}"
-    elif isinstance(exc, (socket.timeout, TimeoutError)):
-        what = f"no answer within {s.timeout:g} s"
-    elif isinstance(exc, ConnectionRefusedError):
-        what = "connection refused"
-    elif isinstance(exc, ssl.SSLError):
-        what = f"TLS failed: {getattr(exc, 'verify_message', None) or exc.reason or exc}"
-    elif isinstance(exc, OSError):
-        what = f"cannot connect: {exc.strerror or exc}"
-    else:
-        what = str(exc) or type(exc).__name__
-    return _shorten(_one_line(f"{where}: {what}"), outbox.MAX_ERROR)
+        return f"all recipients refused ({addr}: {_reply(code, text)})"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"login refused: {_reply(exc.smtp_code, exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"refused: {_reply(exc.smtp_code, exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
+        return f"no answer within {s.timeout:g} s"  # smtplib wraps a read timeout this way
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"not supported by the server: {exc}"
+    return None
+
+
+def _transport_failure(exc: BaseException, s: SmtpSettings) -> str:
+    """What went wrong below SMTP: the network, TLS, or anything else."""
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer within {s.timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {getattr(exc, 'verify_message', None) or exc.reason or exc}"
+    if isinstance(exc, OSError):
+        return f"cannot connect: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
 
 
 def _close(conn: smtplib.SMTP) -> None:
@@ -553,10 +610,7 @@ def notify(
     out = sys.stdout if out is None else out
     recipients = tuple(config.recipients or (smtp.mail_to if smtp else ()))
     if not dry_run:
-        if smtp is None:
-            raise ValueError("SMTP settings are needed to send alerts (BARWATCH_SMTP_HOST ...), or use a dry run")
-        if not recipients:
-            raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
+        _check_can_send(smtp, recipients)
     sender = smtp.mail_from if smtp else None
     if not dry_run:
         outbox.register_channels(archive, [mail_channel(smtp, recipients)])
@@ -566,15 +620,40 @@ def notify(
     result = NotifyResult(composed=len(messages))
 
     if dry_run:
-        for i, m in enumerate(messages):
-            if i:
-                out.write("\n" + "=" * 72 + "\n\n")
-            out.write(format_message(m))
-        out.write(f"(dry run: {len(messages)} message(s) composed; nothing sent, nothing marked)\n")
+        _print_dry_run(messages, out)
         result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
         return result
 
-    assert smtp is not None
+    assert smtp is not None  # _check_can_send refused None
+    _send_messages(archive, smtp, recipients, messages, result)
+    if messages:
+        outbox.channel_result(
+            archive, outbox.EMAIL, ok=result.sent > 0, error=result.errors[0] if result.errors else None
+        )
+    result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
+    return result
+
+
+def _check_can_send(smtp: SmtpSettings | None, recipients: Sequence[str]) -> None:
+    if smtp is None:
+        raise ValueError("SMTP settings are needed to send alerts (BARWATCH_SMTP_HOST ...), or use a dry run")
+    if not recipients:
+        raise ValueError("no recipients: set BARWATCH_MAIL_TO or the alert recipients in the configuration")
+
+
+def _print_dry_run(messages: Sequence[Message], out: TextIO) -> None:
+    for i, m in enumerate(messages):
+        if i:
+            out.write("\n" + "=" * 72 + "\n\n")
+        out.write(format_message(m))
+    out.write(f"(dry run: {len(messages)} message(s) composed; nothing sent, nothing marked)\n")
+
+
+def _send_messages(
+    archive, smtp: SmtpSettings, recipients: Sequence[str], messages: Sequence[Message], result: NotifyResult
+) -> None:
+    """Send over one connection, marking each message's alerts as it is accepted; the
+    first failure marks it and every later message failed, and ends the call."""
     envelope_to = [addr for _, addr in _addresses(", ".join(recipients))]
     conn: smtplib.SMTP | None = None
     try:
@@ -600,12 +679,6 @@ def notify(
     finally:
         if conn is not None:
             _close(conn)
-    if messages:
-        outbox.channel_result(
-            archive, outbox.EMAIL, ok=result.sent > 0, error=result.errors[0] if result.errors else None
-        )
-    result.pending_left = len(outbox.pending_alerts(archive, config.kinds))
-    return result
 
 
 def mail_channel(smtp: SmtpSettings | None, recipients: Sequence[str]) -> outbox.Channel:
@@ -651,7 +724,7 @@ def notify_chat(
         result.pending_left = len(alerts)
         return result
     pacer = chat.Pacer(fmt.per_minute, clock=clock, sleep=sleep)
-    failed: list[tuple[object, str]] = []
+    failed: list[tuple[chat.ChatMessage, str]] = []
     in_a_row = 0
     for m in messages:
         pacer.wait()

@@ -569,8 +569,8 @@ def bench_search_in_process(path: Path, rounds: int, summary: Summary, n: int) -
             anchor.execute(ANCHOR_SQL, [matches[q]]).fetchall()
         for _ in range(rounds):
             for q in QUERIES:
-                ours[q] += timed(lambda: search(archive.db, q, limit=20), reps)
-                plain[q] += timed(lambda: anchor.execute(ANCHOR_SQL, [matches[q]]).fetchall(), reps)
+                ours[q] += timed(lambda q=q: search(archive.db, q, limit=20), reps)
+                plain[q] += timed(lambda q=q: anchor.execute(ANCHOR_SQL, [matches[q]]).fetchall(), reps)
         hits = {
             q: anchor.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [matches[q]]).fetchone()[
                 0

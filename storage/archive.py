@@ -23,11 +23,13 @@ import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -189,10 +191,9 @@ class Archive:
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
-                try:
+                # The connection may have dropped the transaction itself (e.g. disk full).
+                with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the connection dropped the transaction itself (e.g. disk full)
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"{self.path}: {exc}") from exc
             raise
@@ -231,6 +232,7 @@ class Archive:
                 "INSERT INTO crawl_runs(started_at, status, mode, baseline) VALUES (?, 'running', ?, ?)",
                 [now, mode, 0 if done else 1],
             )
+            assert cursor.lastrowid is not None  # set by the INSERT that just succeeded
             return cursor.lastrowid
 
     def finish_run(
@@ -256,7 +258,7 @@ class Archive:
         """
         now = self.now()
         with self.write() as conn:
-            run = self._run(run_id)
+            run = self.run(run_id)
             worked = run["new"] + run["changed"] + run["unchanged"] + run["removed"]
             notes = [note] if note else []
             if interrupted:
@@ -300,7 +302,7 @@ class Archive:
                     "WHERE url_template = ?",
                     [newest, template, clean_text(error), template],
                 )
-            finished = self._run(run_id)
+            finished = self.run(run_id)
             self._raise_notices(conn, finished, now)
         return finished
 
@@ -326,7 +328,7 @@ class Archive:
     def _run(self, run_id: int) -> dict | None:
         cursor = self.conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id])
         row = cursor.fetchone()
-        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
 
     def runs(self, limit: int = 20) -> list[dict]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
@@ -481,7 +483,7 @@ class Archive:
         )
         return hashlib.sha256(json.dumps(rows.fetchall()).encode()).hexdigest()
 
-    def _incident(self, conn, key: str, active: bool, run_id: int, now: str, started: str, cleared: str) -> None:
+    def _incident(self, conn, key: str, active: bool, run_id: int | None, now: str, started: str, cleared: str) -> None:
         row = conn.execute("SELECT closed_at FROM incidents WHERE key = ?", [key]).fetchone()
         is_open = row is not None and row[0] is None
         if active and not is_open:
@@ -496,7 +498,7 @@ class Archive:
             if cleared:
                 self._notice(conn, run_id, key, cleared, now)
 
-    def _notice(self, conn, run_id: int, key: str, text: str, now: str) -> None:
+    def _notice(self, conn, run_id: int | None, key: str, text: str, now: str) -> None:
         conn.execute(
             "INSERT INTO alerts(article_id, kind, run_id, created_at, incident, notice) VALUES (NULL, ?, ?, ?, ?, ?)",
             [OPERATIONS, run_id, now, key, clean_text(text)],
@@ -560,7 +562,7 @@ class Archive:
             datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             for r in self.conn.execute("SELECT started_at FROM crawl_runs ORDER BY id DESC LIMIT 11")
         ]
-        gaps = sorted((a - b).total_seconds() for a, b in zip(starts, starts[1:]) if a > b)
+        gaps = sorted((a - b).total_seconds() for a, b in pairwise(starts) if a > b)
         if not gaps:
             return 3600.0
         return min(max(gaps[len(gaps) // 2], 60.0), 7 * 86400.0)
@@ -609,119 +611,135 @@ class Archive:
         Neither is content: they fill ``published`` with ``published_from`` saying so, and
         never make or change a version.
         """
-        record = clean_record(record)
-        aid = record["id"]
-        garbled = encoding_problem(record.get("title")) or encoding_problem(record.get("body"))
+        cleaned = clean_record(record)
+        aid = cleaned["id"]
+        garbled = encoding_problem(cleaned.get("title")) or encoding_problem(cleaned.get("body"))
         if garbled:
             # A page that did not decode is the transport's fault, never an edit.
             self.record_failure(
-                run_id, record.get("url"), "encoding", f"the page did not decode cleanly: {garbled}", aid
+                run_id, cleaned.get("url"), "encoding", f"the page did not decode cleanly: {garbled}", aid
             )
             return FAILED
         now = self.now()
-        new_hash = content_hash(record)
+        new_hash = content_hash(cleaned)
         with self.write() as conn:
-            old = self.get_article(aid)
-            if old is not None and old.get("published_from") not in (None, "page"):
-                # The page's own reading, for the comparison; the stored list/issue date stays.
-                old = {**old, "_stored_published": old["published"], "published": None}
+            old = self._comparable_article(aid)
             note = None
             if old is not None and old["content_hash"] != new_hash:
-                old_garbled = encoding_problem(old.get("title")) or encoding_problem(old.get("body"))
-                newly = _newly_extracted(old, record)
-                if old_garbled:
-                    note = f"repair: the stored version was garbled ({old_garbled})"
-                elif newly:
-                    note = f"repair: {', '.join(newly)} now extracted from the same page"
-                else:
-                    problem = self._lost_title(old, record)
-                    if problem:
-                        self._failure(conn, run_id, record.get("url"), aid, "extraction", problem, now)
-                        self._bump(conn, run_id, FAILED)
-                        return FAILED
-                    note = self._shrunk(old, record)
-            published, published_from = _published(record, list_date, old)
-            row = {
-                "url": record["url"],
-                "section": record.get("section"),
-                "title": record.get("title"),
-                "subtitle": record.get("subtitle"),
-                "published": published,
-                "published_from": published_from,
-                "author": record.get("author"),
-                "source": record.get("source"),
-                "views": record.get("views"),
-                "body": record.get("body"),
-                "attachments": json.dumps(record.get("attachments") or [], ensure_ascii=False),
-                "content_hash": new_hash,
-                "last_seen": now,
-                "last_checked": now,
-                "status": "live",
-                "removed_at": None,
-                "etag": etag,
-                "last_modified": last_modified,
-            }
+                problem, note = self._judge_change(old, cleaned)
+                if problem:
+                    self._failure(conn, run_id, cleaned.get("url"), aid, "extraction", problem, now)
+                    self._bump(conn, run_id, FAILED)
+                    return FAILED
+            published, published_from = _published(cleaned, list_date, old)
+            row = _article_row(cleaned, published, published_from, new_hash, now, etag, last_modified)
             diff = None
             if old is None:
                 outcome, version = NEW, 1
                 row.update(id=aid, first_seen=now, last_changed=now, version=1, channel=channel)
             elif old["content_hash"] != new_hash:
                 outcome, version = CHANGED, old["version"] + 1
-                diff = unified_diff(old, record, f"version {old['version']}", f"version {version}")
+                diff = unified_diff(old, cleaned, f"version {old['version']}", f"version {version}")
                 row.update(last_changed=now, version=version)
             else:
                 # Section and url are not content: keep the newest reading without a version.
                 outcome, version = UNCHANGED, None
-            if version is not None or old["status"] == "removed":  # new text, or back from removal
-                entry = {**row, "id": aid, "first_seen": old["first_seen"] if old else now}
-                row["search_key"], row["search_checksum"] = search.index_entry(conn, old, entry)
-            if old is None:
-                cols = ", ".join(row)
-                conn.execute(f"INSERT INTO articles({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
-            else:
-                sets = ", ".join(f"{c} = ?" for c in row)
-                conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
+            restored = old is not None and old["status"] == "removed"
+            self._write_article_row(conn, aid, old, row, reindex=version is not None or restored)
             if version is not None:
-                if old is not None:
-                    # The current version's body lives in articles only (schema 3): the
-                    # body it replaces moves into that version's row now.
-                    conn.execute(
-                        "UPDATE versions SET body = ? WHERE article_id = ? AND version = ?",
-                        [old["body"], aid, old["version"]],
-                    )
-                cols = [
-                    "article_id",
-                    "version",
-                    "fetched_at",
-                    *CONTENT_FIELDS,
-                    "content_hash",
-                    "diff",
-                    "run_id",
-                    "note",
-                ]
-                content = [None if f == "body" else record.get(f) for f in CONTENT_FIELDS]
+                self._write_version(conn, run_id, aid, old, cleaned, version, new_hash, diff, note, now)
+            if cleaned.get("views") is not None:
                 conn.execute(
-                    f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [aid, version, now, *content, new_hash, diff, run_id, note],
-                )
-            if record.get("views") is not None:
-                conn.execute(
-                    "INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, record["views"]]
+                    "INSERT INTO views(article_id, seen_at, count) VALUES (?, ?, ?)", [aid, now, cleaned["views"]]
                 )
             if outcome == NEW:
-                if not self._is_backlog(conn, run_id, aid, channel, published):
-                    self._queue(conn, run_id, aid, NEW, 1, now)
-                conn.execute("DELETE FROM backlog WHERE article_id = ?", [aid])
-                if channel is not None:
-                    conn.execute(
-                        "UPDATE channels SET articles_found = articles_found + 1 WHERE url_template = ?", [channel]
-                    )
+                self._queue_new(conn, run_id, aid, channel, published, now)
             elif outcome == CHANGED and not (note or "").startswith("repair"):
                 self._queue(conn, run_id, aid, CHANGED, version, now)
-            if old is not None and old["status"] == "removed":
+            if restored:
+                assert old is not None  # only a stored article can have been removed
                 self._queue(conn, run_id, aid, RESTORED, version or old["version"], now)
             self._bump(conn, run_id, outcome)
         return outcome
+
+    def _judge_change(self, old: Mapping[str, Any], record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """A reading whose content differs from the stored one: (why it is refused as a
+        failure, None), or (None, the note its version carries: a repair, a held shrink, or
+        None for a plain edit)."""
+        note = _repair_note(old, record)
+        if note is not None:
+            return None, note
+        problem = self._lost_title(old, record)
+        if problem:
+            return problem, None
+        return None, self._shrunk(old, record)
+
+    def _comparable_article(self, aid: str) -> dict[str, Any] | None:
+        """The stored article as the new reading is compared with it."""
+        old = self.get_article(aid)
+        if old is not None and old.get("published_from") not in (None, "page"):
+            # The page's own reading, for the comparison; the stored list/issue date stays.
+            old = {**old, "_stored_published": old["published"], "published": None}
+        return old
+
+    def _write_article_row(
+        self, conn: sqlite3.Connection, aid: str, old: dict[str, Any] | None, row: dict[str, Any], *, reindex: bool
+    ) -> None:
+        """The articles row, inserted or updated; ``reindex``: new text, or back from removal."""
+        if reindex:
+            entry = {**row, "id": aid, "first_seen": old["first_seen"] if old else row["first_seen"]}
+            row["search_key"], row["search_checksum"] = search.index_entry(conn, old, entry)
+        if old is None:
+            cols = ", ".join(row)
+            conn.execute(f"INSERT INTO articles({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        else:
+            sets = ", ".join(f"{c} = ?" for c in row)
+            conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*row.values(), aid])
+
+    def _write_version(
+        self,
+        conn: sqlite3.Connection,
+        run_id: int,
+        aid: str,
+        old: dict[str, Any] | None,
+        record: Mapping[str, Any],
+        version: int,
+        new_hash: str,
+        diff: str | None,
+        note: str | None,
+        now: str,
+    ) -> None:
+        if old is not None:
+            # The current version's body lives in articles only (schema 3): the
+            # body it replaces moves into that version's row now.
+            conn.execute(
+                "UPDATE versions SET body = ? WHERE article_id = ? AND version = ?",
+                [old["body"], aid, old["version"]],
+            )
+        cols = [
+            "article_id",
+            "version",
+            "fetched_at",
+            *CONTENT_FIELDS,
+            "content_hash",
+            "diff",
+            "run_id",
+            "note",
+        ]
+        content = [None if f == "body" else record.get(f) for f in CONTENT_FIELDS]
+        conn.execute(
+            f"INSERT INTO versions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [aid, version, now, *content, new_hash, diff, run_id, note],
+        )
+
+    def _queue_new(
+        self, conn: sqlite3.Connection, run_id: int, aid: str, channel: str | None, published: str | None, now: str
+    ) -> None:
+        if not self._is_backlog(conn, run_id, aid, channel, published):
+            self._queue(conn, run_id, aid, NEW, 1, now)
+        conn.execute("DELETE FROM backlog WHERE article_id = ?", [aid])
+        if channel is not None:
+            conn.execute("UPDATE channels SET articles_found = articles_found + 1 WHERE url_template = ?", [channel])
 
     def _is_backlog(self, conn, run_id: int, aid: str, channel: str | None, published: str | None) -> bool:
         if conn.execute("SELECT 1 FROM backlog WHERE article_id = ?", [aid]).fetchone():
@@ -735,7 +753,7 @@ class Archive:
         # Reached without a list (a side link): older than the first finished walk is backlog.
         return first is None or published is None or published < first[:10]
 
-    def _lost_title(self, old: dict, record: dict) -> str | None:
+    def _lost_title(self, old: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
         # A page without its title or its whole body is a layout or extraction problem,
         # never an edit: the stored version stays and the failure is counted.
         if old.get("title") and not (record.get("title") or "").strip():
@@ -745,7 +763,7 @@ class Archive:
             return f"body shrank from {old_len} to 0 characters; kept the stored version"
         return None
 
-    def _shrunk(self, old: dict, record: dict) -> str | None:
+    def _shrunk(self, old: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
         old_len = len(normalize_text(old.get("body")))
         new_len = len(normalize_text(record.get("body")))
         if old_len and new_len < self.drift.min_body_ratio * old_len:
@@ -806,10 +824,19 @@ class Archive:
             self._failure(conn, run_id, url, article_id, kind, message, self.now())
             self._bump(conn, run_id, FAILED)
 
-    def _failure(self, conn, run_id, url, article_id, kind, message, now) -> None:
+    def _failure(
+        self,
+        conn: sqlite3.Connection,
+        run_id: int,
+        url: str | None,
+        article_id: str | None,
+        kind: str,
+        message: str,
+        now: str,
+    ) -> None:
         conn.execute(
             "INSERT INTO failures(run_id, url, article_id, kind, message, at) VALUES (?, ?, ?, ?, ?, ?)",
-            [run_id, clean_text(url), article_id, kind, clean_text(message)[:2000], now],
+            [run_id, clean_text(url), article_id, kind, (clean_text(message) or "")[:2000], now],
         )
 
     def _queue(self, conn, run_id: int, article_id: str, kind: str, version: int | None, now: str) -> None:
@@ -879,7 +906,7 @@ class Archive:
 def read_article(conn: sqlite3.Connection, article_id: str) -> dict | None:
     cursor = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id])
     row = cursor.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+    return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def read_versions(conn: sqlite3.Connection, article_id: str, version: int | None = None) -> list[dict]:
@@ -887,7 +914,8 @@ def read_versions(conn: sqlite3.Connection, article_id: str, version: int | None
     columns = ", ".join(
         f"v.{c}" if c != "body" else f"{version_body_sql('v', 'a')} AS body" for c in TABLES["versions"][0]
     )
-    where, params = "v.article_id = ?", [article_id]
+    where = "v.article_id = ?"
+    params: list[object] = [article_id]
     if version is not None:
         where, params = where + " AND v.version = ?", params + [version]
     cursor = conn.execute(
@@ -907,7 +935,9 @@ def read_events(conn: sqlite3.Connection, article_id: str) -> list[dict]:
     return [{"kind": kind, "at": at} for kind, at in rows]
 
 
-def _published(record: dict, list_date: str | None, old: dict | None) -> tuple[str | None, str | None]:
+def _published(
+    record: Mapping[str, Any], list_date: str | None, old: Mapping[str, Any] | None
+) -> tuple[str | None, str | None]:
     """The article's date and where it came from: the page, else the list row, else what
     was stored from a list before (a revisit has no list row), else the magazine issue."""
     if record.get("published"):
@@ -921,7 +951,51 @@ def _published(record: dict, list_date: str | None, old: dict | None) -> tuple[s
     return None, None
 
 
-def _newly_extracted(old: dict, record: dict) -> list[str]:
+def _repair_note(old: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
+    """Why a new reading of unchanged content differs from the stored one, when barwatch
+    is the cause (a garbled stored version, a field it did not read before), else None."""
+    old_garbled = encoding_problem(old.get("title")) or encoding_problem(old.get("body"))
+    newly = _newly_extracted(old, record)
+    if old_garbled:
+        return f"repair: the stored version was garbled ({old_garbled})"
+    if newly:
+        return f"repair: {', '.join(newly)} now extracted from the same page"
+    return None
+
+
+def _article_row(
+    record: Mapping[str, Any],
+    published: str | None,
+    published_from: str | None,
+    new_hash: str,
+    now: str,
+    etag: str | None,
+    last_modified: str | None,
+) -> dict[str, Any]:
+    """The articles columns every reading of a page sets, new, changed or unchanged."""
+    return {
+        "url": record["url"],
+        "section": record.get("section"),
+        "title": record.get("title"),
+        "subtitle": record.get("subtitle"),
+        "published": published,
+        "published_from": published_from,
+        "author": record.get("author"),
+        "source": record.get("source"),
+        "views": record.get("views"),
+        "body": record.get("body"),
+        "attachments": json.dumps(record.get("attachments") or [], ensure_ascii=False),
+        "content_hash": new_hash,
+        "last_seen": now,
+        "last_checked": now,
+        "status": "live",
+        "removed_at": None,
+        "etag": etag,
+        "last_modified": last_modified,
+    }
+
+
+def _newly_extracted(old: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
     """Content fields a newer parser reads from a page where the stored version has none,
     when nothing else differs: the page did not change, barwatch learnt to read more."""
     added = [f for f in ADDED_CONTENT_FIELDS if not old.get(f) and record.get(f)]
@@ -931,7 +1005,7 @@ def _newly_extracted(old: dict, record: dict) -> list[str]:
     return added if content_hash({**old, **rest}) == content_hash({**record, **rest}) else []
 
 
-def clean_record(record: dict) -> dict:
+def clean_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record with control and bidi characters gone from every text field (defence in
     depth: the parser cleans too, but nothing from the site reaches a row uncleaned)."""
     out = dict(record)

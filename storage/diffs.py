@@ -131,7 +131,9 @@ def changes_from_unified(diff: str) -> list[ParagraphChange]:
         for n in range(max(len(olds), len(news))):
             old = olds[n] if n < len(olds) else None
             new = news[n] if n < len(news) else None
-            label = (new or old)[0]  # type: ignore[index]  # one of the two is there
+            either = new or old
+            assert either is not None  # n is below the longer list's length: one of the two is there
+            label = either[0]
             a, b = old[1] if old else None, new[1] if new else None
             changes.append(ParagraphChange(label, a, b, char_segments(a or "", b or "")))
         i = max(k, i + 1)

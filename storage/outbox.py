@@ -377,4 +377,4 @@ def outbox_counts(archive) -> dict[str, int]:
         )
         .fetchone()
     )
-    return dict(zip(("pending", "held", "waiting", "sent"), (int(n) for n in row)))
+    return dict(zip(("pending", "held", "waiting", "sent"), (int(n) for n in row), strict=True))

@@ -223,7 +223,7 @@ def _index_rowids(conn: sqlite3.Connection, rowids: list[int], progress: Progres
             f"SELECT rowid, id, {', '.join(_INDEXED_FIELDS)} FROM articles WHERE rowid IN ({marks})", chunk
         ).fetchall()
         for rowid, aid, *values in rows:
-            key, checksum = index_entry(conn, None, {"id": aid, **dict(zip(_INDEXED_FIELDS, values))})
+            key, checksum = index_entry(conn, None, {"id": aid, **dict(zip(_INDEXED_FIELDS, values, strict=True))})
             conn.execute(
                 "UPDATE articles SET search_key = ?, search_checksum = ? WHERE rowid = ?", [key, checksum, rowid]
             )
@@ -554,11 +554,28 @@ def highlight(text: str | None, query: str, markers: tuple[str, str] = DEFAULT_M
     spans = _hit_spans(folded, token_lists)
     if not spans:
         return _flatten(text[:width]) + ("…" if len(text) > width else "")
+    start_f = spans[_best_window(spans, width)][0]
+    # Show a little context before the first hit.
+    lead = min(width // 4, start_f)
+    start_f -= lead
+    end_f = min(len(folded), start_f + width)
+    start, end = index_map[start_f], _orig_end(index_map, end_f, len(text))
+    out, pos = [], start
+    for os_, oe in _marks(spans, index_map, start_f, end_f, len(text)):
+        out += [text[pos:os_], markers[0], text[os_:oe], markers[1]]
+        pos = oe
+    out.append(text[pos:end])
+    return ("…" if start > 0 else "") + _flatten("".join(out)) + ("…" if end < len(text) else "")
+
+
+def _best_window(spans: list[tuple[int, int, int]], width: int) -> int:
+    """The index of the hit that starts the best window of ``width`` folded characters."""
     # Sliding window over the hits, sorted by start.
     totals: dict[int, int] = {}
     for _, _, k in spans:
         totals[k] = totals.get(k, 0) + 1
-    best, best_key, j, counts = 0, (-1, -1.0, -1), 0, {}
+    best, best_key, j = 0, (-1, -1.0, -1), 0
+    counts: dict[int, int] = {}
     for i, (s, _, _) in enumerate(spans):
         if j < i:  # the previous hit alone was wider than the window
             j = i
@@ -576,28 +593,24 @@ def highlight(text: str | None, query: str, markers: tuple[str, str] = DEFAULT_M
             counts[k] -= 1
             if not counts[k]:
                 del counts[k]
-    start_f = spans[best][0]
-    # Show a little context before the first hit.
-    lead = min(width // 4, start_f)
-    start_f -= lead
-    end_f = min(len(folded), start_f + width)
-    start, end = index_map[start_f], _orig_end(index_map, end_f, len(text))
-    # Marks in original coordinates, merged where hits overlap.
+    return best
+
+
+def _marks(
+    spans: list[tuple[int, int, int]], index_map: list[int], start_f: int, end_f: int, text_len: int
+) -> list[list[int]]:
+    """The hits inside folded ``[start_f, end_f)`` as [start, end) in original coordinates,
+    merged where hits overlap."""
     marks: list[list[int]] = []
     for s, e, _ in spans:
         if s < start_f or e > end_f:
             continue
-        os_, oe = index_map[s], _orig_end(index_map, e, len(text))
+        os_, oe = index_map[s], _orig_end(index_map, e, text_len)
         if marks and os_ <= marks[-1][1]:
             marks[-1][1] = max(marks[-1][1], oe)
         else:
             marks.append([os_, oe])
-    out, pos = [], start
-    for os_, oe in marks:
-        out += [text[pos:os_], markers[0], text[os_:oe], markers[1]]
-        pos = oe
-    out.append(text[pos:end])
-    return ("…" if start > 0 else "") + _flatten("".join(out)) + ("…" if end < len(text) else "")
+    return marks
 
 
 def _orig_end(index_map: list[int], end: int, text_len: int) -> int:

@@ -14,7 +14,9 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # The fields whose change is an edit (SITE.md: "An edit is a change in title, date,
@@ -70,7 +72,7 @@ def normalize_text(text: str | None) -> str:
     return "\n".join(lines)
 
 
-def content_hash(record: dict) -> str:
+def content_hash(record: Mapping[str, Any]) -> str:
     """A stable hash of the normalised content fields of an article record."""
     payload = {
         f: normalize_text(record.get(f))
@@ -81,7 +83,7 @@ def content_hash(record: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _fields_as_lines(record: dict) -> list[str]:
+def _fields_as_lines(record: Mapping[str, Any]) -> list[str]:
     lines = [
         f"{f}: {record.get(f) or ''}"
         for f in CONTENT_FIELDS
@@ -90,7 +92,9 @@ def _fields_as_lines(record: dict) -> list[str]:
     return lines + ["", *(record.get("body") or "").split("\n")]
 
 
-def unified_diff(old: dict, new: dict, old_label: str = "previous", new_label: str = "current") -> str:
+def unified_diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], old_label: str = "previous", new_label: str = "current"
+) -> str:
     """Unified diff, one paragraph a line, of the content fields of two records."""
     return "\n".join(
         difflib.unified_diff(

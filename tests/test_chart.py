@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_labels_never_touch_nor_leave_the_chart(first, last):
         assert labels, (tier, first, last)
         spans = [(x - chart._text_em(t) * font / 2, x + chart._text_em(t) * font / 2) for x, t in labels]
         assert spans[0][0] >= 0 and spans[-1][1] <= chart.VIEW_W
-        for (_, right), (left, _) in zip(spans, spans[1:]):
+        for (_, right), (left, _) in pairwise(spans):
             assert left - right >= chart.LABEL_GAP_EM * font - 0.01, (tier, first, last)
 
 

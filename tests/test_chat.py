@@ -159,13 +159,15 @@ https://www.lawyers.org.cn/info/00000000000000000000000000000003
 恢复的文章
 https://www.lawyers.org.cn/info/00000000000000000000000000000004"""
 
-MARKDOWN_DIGEST = """\
+# A Markdown hard line break: two spaces before the newline (spelt out: editors strip them).
+BR = "  "
+MARKDOWN_DIGEST = f"""\
 #### 【barwatch】上海律协网站：1 条运行通知，1 篇新文章，1 篇修改，1 篇删除，1 篇恢复
 第 7 次抓取（2024-05-02 16:00 开始）发现：
 
 **运行通知**
 
-第 7 次抓取失败：连接超时  
+第 7 次抓取失败：连接超时{BR}
 已重试 3 次
 
 **新文章**
@@ -174,12 +176,12 @@ MARKDOWN_DIGEST = """\
 
 **修改**
 
-[会员大会延期举行](https://www.lawyers.org.cn/info/00000000000000000000000000000002)  
+[会员大会延期举行](https://www.lawyers.org.cn/info/00000000000000000000000000000002){BR}
 第2段：会议定于~~5~~**6**月~~1~~**2**0日在协会举行。
 
 **删除**
 
-[已撤下的公告](https://www.lawyers.org.cn/info/00000000000000000000000000000003)  
+[已撤下的公告](https://www.lawyers.org.cn/info/00000000000000000000000000000003){BR}
 [存档页面](https://barwatch.example.org/barwatch/-/article/00000000000000000000000000000003)
 
 **恢复**

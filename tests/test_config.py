@@ -333,9 +333,11 @@ def test_old_key_still_works_with_a_deprecation_warning(tmp_path, caplog, old, n
     table, key = old.split(".")
     value = 0.25 if key != "suspect_min" else 7
     path = write(tmp_path, GOOD + f"[{table}]\n{key} = {value}\n")
-    with caplog.at_level(logging.WARNING, logger="barwatch.config"):
-        with pytest.warns(DeprecationWarning, match=f"{old} is deprecated; use {new}"):
-            config = load_config(path)
+    with (
+        caplog.at_level(logging.WARNING, logger="barwatch.config"),
+        pytest.warns(DeprecationWarning, match=f"{old} is deprecated; use {new}"),
+    ):
+        config = load_config(path)
     assert getattr(config.drift, new.split(".")[1]) == value
     assert not hasattr(config.crawl, key)
     [record] = [r for r in caplog.records if r.name == "barwatch.config"]

@@ -108,10 +108,10 @@ def test_one_edit_gives_one_version_with_the_sentence_in_its_diff(archive_copy, 
         versions = archive.versions(spec.EDITED_ID)
         assert [v["version"] for v in versions] == [1, 2]
         diff_lines = versions[1]["diff"].splitlines()
-        assert [l for l in diff_lines if l.startswith("-") and not l.startswith("---")][0].find(
+        assert [line for line in diff_lines if line.startswith("-") and not line.startswith("---")][0].find(
             spec.EDIT_OLD_SENTENCE
         ) >= 0
-        assert [l for l in diff_lines if l.startswith("+") and not l.startswith("+++")][0].find(
+        assert [line for line in diff_lines if line.startswith("+") and not line.startswith("+++")][0].find(
             spec.EDIT_NEW_SENTENCE
         ) >= 0
         assert [(a["article_id"], a["kind"], a["version"]) for a in archive.alerts()] == [

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 from storage.archive import Archive, ArchiveError
 from tests.crawling import FIXTURE_CONFIG, ROOT
@@ -82,7 +83,7 @@ def test_daemon_runs_scheduled_crawls_without_overlap_and_stops_on_sigterm(site,
     runs = sorted(finished_runs(db), key=lambda r: r["id"])
     assert len(runs) >= 3
     assert runs[0]["baseline"] == 1 and runs[0]["new"] == 24
-    for earlier, later in zip(runs, runs[1:]):
+    for earlier, later in pairwise(runs):
         assert later["started_at"] >= earlier["finished_at"]  # strictly one after another
         assert later["status"] in ("ok", "interrupted") and later["new"] == 0 and later["failed"] == 0
     assert "Traceback" not in err and "ReactorNotRestartable" not in err
@@ -169,7 +170,7 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
             stdin=subprocess.DEVNULL,
         )
         try:
-            wait_for(lambda: stored(db) >= after, 60, f"{after} stored articles")
+            wait_for(lambda after=after: stored(db) >= after, 60, f"{after} stored articles")
             proc.send_signal(sig)
             proc.communicate(timeout=60)
         finally:

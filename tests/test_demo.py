@@ -68,7 +68,7 @@ def test_the_demo_shows_the_baseline_the_changes_and_the_digest(tmp_path, capsys
     listing = block(lines, f"archived {len(rows)} articles (")
     assert len(listing) == len(rows)
     title_columns, cut = set(), False
-    for line, row in zip(listing, rows):
+    for line, row in zip(listing, rows, strict=True):
         mark = {spec.ADDED_ID: "+", spec.EDITED_ID: "~", spec.REMOVED_ID: "-"}.get(row["id"], " ")
         assert line.startswith(f"  {mark} {row['published']}"), line
         title_at = line.index(row["title"][:6], len("  + ") + 10)

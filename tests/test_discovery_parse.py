@@ -37,7 +37,7 @@ def page(body: str, title: str = "律协动态 - 行业资讯 - 东方律师网"
 
 def rows(*ids: str, dated: bool = True) -> str:
     items = "".join(
-        f'<li>{"<span>2026-01-2%d</span> " % n if dated else ""}<a href="/info/{i}">第{n}篇文章的标题</a></li>'
+        f'<li>{f"<span>2026-01-2{n}</span> " if dated else ""}<a href="/info/{i}">第{n}篇文章的标题</a></li>'
         for n, i in enumerate(ids, 1)
     )
     return f'<ul class="list">{items}</ul>'

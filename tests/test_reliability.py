@@ -54,6 +54,21 @@ OPERATIONS = {
 }
 
 
+def interrupt_at(step: int):
+    """SQLite hooks that fail the ``step``-th statement: a trace callback that counts the
+    statements begun and a progress handler that interrupts once ``step`` have begun."""
+    statements = 0
+
+    def trace(sql: str) -> None:
+        nonlocal statements
+        statements += 1
+
+    def progress() -> int:
+        return 1 if statements >= step else 0
+
+    return trace, progress
+
+
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_a_write_that_fails_at_any_step_leaves_nothing_behind(tmp_path, name):
     """Fail the page's write at every SQL statement in turn, COMMIT included: a trace
@@ -68,15 +83,10 @@ def test_a_write_that_fails_at_any_step_leaves_nothing_behind(tmp_path, name):
     step, failures = 0, 0
     while True:
         step += 1
-        statements = 0
-
-        def trace(sql: str) -> None:
-            nonlocal statements
-            statements += 1
-
+        trace, progress = interrupt_at(step)
         with open_rwc(db) as archive:
             archive.conn.set_trace_callback(trace)
-            archive.conn.set_progress_handler(lambda: 1 if statements >= step else 0, 1)
+            archive.conn.set_progress_handler(progress, 1)
             try:
                 OPERATIONS[name](archive, run)
             except StorageError:  # "interrupted", or what the interrupted statement made of it

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 
 from crawler.parsing.furniture import footer_starts, is_footer, is_furniture, is_nav, link_only
 from crawler.parsing.lines import Line

@@ -6,8 +6,8 @@ from __future__ import annotations
 import codecs
 import re
 
-import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 from w3lib.encoding import read_bom, resolve_encoding, to_unicode
 
 from crawler.textnorm import strip_controls

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
+import lxml.etree
 
 from crawler.parsing import defaults
 from crawler.textnorm import key_of

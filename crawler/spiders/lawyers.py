@@ -36,7 +36,7 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from crawler import discovery
 from crawler.channels import Channel, relative, template_pattern, walk_due
 from crawler.config import Config, load_config
-from crawler.parsing import ParseError, decode_html, parse_article, parse_list
+from crawler.parsing import ListRow, ParseError, decode_html, parse_article, parse_list
 from crawler.robots import RobotsForbidden, RobotsUnavailable
 from crawler.runner import config_settings
 from crawler.session import archive_for
@@ -54,7 +54,7 @@ class LawyersSpider(scrapy.Spider):
     # 304, 404/410 and redirects are answers we act on, not errors.
     custom_settings = {"HTTPERROR_ALLOWED_CODES": [304, 404, 410, *REDIRECTS]}
 
-    def __init__(self, config: Config | None = None, mode: str = "incremental", **kwargs):
+    def __init__(self, config: Config, mode: str = "incremental", **kwargs):
         super().__init__(**kwargs)
         if mode not in ("incremental", "full"):
             raise ValueError(f"mode must be incremental or full, not {mode!r}")
@@ -64,7 +64,9 @@ class LawyersSpider(scrapy.Spider):
         self.walks: dict[str, Walk] = {}
         self.forbidden_lists: set[str] = set()
         self.robots_failed: set[str] = set()
-        self.rules = config.rules if config else None
+        self.rules = config.rules
+        # The fixture site or another --base-url host counts as the site's own host.
+        self.extra_hosts = frozenset({urlsplit(config.base_url).netloc})
 
     @classmethod
     def update_settings(cls, settings):
@@ -81,10 +83,7 @@ class LawyersSpider(scrapy.Spider):
         if config is None:
             config = load_config(settings.get("BARWATCH_CONFIG")).with_base_url(settings.get("BARWATCH_BASE_URL"))
         kwargs.setdefault("mode", settings.get("BARWATCH_MODE", "incremental"))
-        spider = super().from_crawler(crawler, *args, config=config, **kwargs)
-        # The fixture site or another --base-url host counts as the site's own host.
-        spider.extra_hosts = frozenset({urlsplit(config.base_url).netloc})
-        return spider
+        return super().from_crawler(crawler, *args, config=config, **kwargs)
 
     # ------------------------------------------------------------------ start
     async def start(self):
@@ -195,17 +194,12 @@ class LawyersSpider(scrapy.Spider):
         if response.status in GONE and page > section.first_page:
             walk.done = True  # past the last page: path-style lists answer 404 there
             return
-        if response.status != 200:  # 304/404/410 are let through for articles, not lists
+        read = self._read_list(response, section, page)
+        if isinstance(read, str):
             walk.failed = True
-            yield failure_item(response.url, "list", f"{section.name} page {page}: HTTP {response.status}")
+            yield failure_item(response.url, "list", read)
             return
-        try:
-            html = decode_html(response.body, _header(response, b"Content-Type"))
-            rows = parse_list(html, response.url, extra_hosts=self.extra_hosts)
-        except (AttributeError, ValueError) as exc:  # not text at all, or undecodable
-            walk.failed = True
-            yield failure_item(response.url, "list", f"{section.name} page {page}: cannot read list page: {exc}")
-            return
+        html, rows = read
         if not rows:
             if page == section.first_page:
                 # The first page of a channel always has rows: an empty one means the
@@ -227,25 +221,38 @@ class LawyersSpider(scrapy.Spider):
             request = self._article_request(row["id"], channel=section.list_url, list_date=row.get("date"))
             if request is not None:
                 yield request
-        if not section.pages:
-            walk.done = True  # one page (or a pager that only works by JavaScript)
+        if self._walk_ends(section, page, fresh, unseen):
+            walk.done = True
             return
+        yield self._list_request(section, page + 1)
+
+    def _read_list(self, response, section, page: int) -> tuple[str, list[ListRow]] | str:
+        """The list page's HTML and rows, or why they cannot be had."""
+        if response.status != 200:  # 304/404/410 are let through for articles, not lists
+            return f"{section.name} page {page}: HTTP {response.status}"
+        try:
+            html = decode_html(response.body, _header(response, b"Content-Type"))
+            rows = parse_list(html, response.url, extra_hosts=self.extra_hosts)
+        except (AttributeError, ValueError) as exc:  # not text at all, or undecodable
+            return f"{section.name} page {page}: cannot read list page: {exc}"
+        return html, rows
+
+    def _walk_ends(self, section, page: int, fresh: list[ListRow], unseen: list[ListRow]) -> bool:
+        """Whether the walk stops after this page (which had rows): ``fresh`` are its rows
+        not seen on a list this run, ``unseen`` those not in the archive either."""
+        if not section.pages:
+            return True  # one page (or a pager that only works by JavaScript)
         cap = min(x for x in (section.max_pages, self.config.crawl.max_pages) if x is not None)
         pages_done = page - section.first_page + 1
         if pages_done >= cap:
             logger.info("%s: stopping at the page cap (%d pages)", section.name, cap)
-            walk.done = True
-            return
+            return True
         if not fresh:
             # A page that only repeats rows already seen in this run: the site ignores the
             # page parameter (or loops). Stop rather than walk to the cap.
-            walk.done = True
-            return
+            return True
         baseline = section.list_url in self.in_baseline
-        if self.mode != "full" and not unseen and not baseline:
-            walk.done = True
-            return
-        yield self._list_request(section, page + 1)
+        return self.mode != "full" and not unseen and not baseline
 
     # ------------------------------------------------------------------ articles
     def parse_article_page(self, response, article_id: str):
@@ -345,18 +352,13 @@ class LawyersSpider(scrapy.Spider):
         if page.kind == "hub":
             yield seen("hub")
             if depth < self.config.discovery.hub_depth:
-                for sub in page.sublists:
-                    request = self._candidate_request(sub, response.url, depth + 1)
-                    if request is not None:
-                        yield request
+                yield from self._hub_requests(page, response.url, depth)
             return
         if page.kind != "list":
             yield seen("other", "not a list page")
             return
         channel = self._channel_of(page, response.url, candidate, html)
-        if any(
-            p.match(relative(channel.page_url(channel.first_page, self.config.base_url))) for p in self.channel_patterns
-        ):
+        if self._known_channel(channel):
             # A known channel reached another way (a configured section wins).
             yield seen("list", channel=channel.list_url)
             return
@@ -368,6 +370,21 @@ class LawyersSpider(scrapy.Spider):
         yield seen(
             "list", "a pager that only works by JavaScript: page 1 only" if page.js_pager else None, channel.list_url
         )
+        yield from self._adopt(response, page, channel, candidate, found_on)
+
+    def _hub_requests(self, page: discovery.Page, url: str, depth: int):
+        """Fetch the lists a hub links to, one level further."""
+        for sub in page.sublists:
+            request = self._candidate_request(sub, url, depth + 1)
+            if request is not None:
+                yield request
+
+    def _known_channel(self, channel: Channel) -> bool:
+        first = relative(channel.page_url(channel.first_page, self.config.base_url))
+        return any(p.match(first) for p in self.channel_patterns)
+
+    def _adopt(self, response, page: discovery.Page, channel: Channel, candidate, found_on: str):
+        """Record a newly found channel and start its walk at the list page in hand."""
         self.channel_patterns.append(template_pattern(channel.list_url))
         yield {
             "kind": "channel",

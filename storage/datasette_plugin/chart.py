@@ -206,10 +206,10 @@ def chart_svg(rows: list[tuple[str, str, int]], max_sections: int = len(PALETTE)
                 continue
             previous_right = cx + half
             labels.setdefault((i, text, _num(cx)), []).append(t)
-    for (_, text, x), tiers in sorted(labels.items()):
+    for (_, text, label_x), tiers in sorted(labels.items()):
         classes = " ".join(f"t{t}" for t in tiers)
         parts.append(
-            f'<text class="tick {classes}" x="{x}" y="{base + AXIS_GAP}" dy="0.9em" text-anchor="middle">{text}</text>'
+            f'<text class="tick {classes}" x="{label_x}" y="{base + AXIS_GAP}" dy="0.9em" text-anchor="middle">{text}</text>'
         )
     parts.append("</g></svg>")
     return "".join(parts)
@@ -269,7 +269,7 @@ async def chart_view(datasette, request):
     try:
         db = datasette.get_database(database)
     except KeyError:
-        raise NotFound(f"Database not found: {database}")
+        raise NotFound(f"Database not found: {database}") from None
     if not await db.table_exists("articles"):
         raise NotFound(f"{database} is not a barwatch archive (no articles table)")
     result = await db.execute(PER_MONTH_QUERY_SQL)
