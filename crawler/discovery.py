@@ -40,11 +40,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from crawler.parsing import DEFAULT_RULES, ParseRules, issue_month, parse_list
 from crawler.parsing.breadcrumb import find_breadcrumb
+from crawler.parsing.defaults import TOP_BAR_SERVICES
 from crawler.parsing.document import parse_tree, to_text
 from crawler.parsing.furniture import is_furniture
 from crawler.parsing.lines import build_lines, tag_of, visible_text
@@ -110,12 +111,7 @@ class DiscoveryRules:
     nav_link_share: float = 0.6
     # Top-bar services and account links: never a channel list.
     skip_texts: tuple[str, ...] = (
-        "申请实习证",
-        "两公律师考核申请",
-        "两公律师转社会律师申请",
-        "注销人员证明申请入口",
-        "结业人员实习鉴定表申请入口",
-        "网上投稿",
+        *TOP_BAR_SERVICES,
         "ENGLISH",
         "切换新版",
         "切换旧版",
@@ -261,11 +257,25 @@ class Page:
 _NO_LINK_RE = re.compile(r"^\s*(?:$|#|javascript:|mailto:|tel:|data:|about:)", re.I)
 
 
+class PageOptions(TypedDict, total=False):
+    """How the public readers read a page: ``extra_hosts`` (netlocs counted as the site's,
+    e.g. the --base-url host), the discovery rules and the parser's rules."""
+
+    extra_hosts: Iterable[str]
+    rules: DiscoveryRules
+    parse_rules: ParseRules
+
+
 class _Doc:
     """One parse of a page, shared by the public functions."""
 
     def __init__(
-        self, html: str | bytes, url: str, extra_hosts: Iterable[str], rules: DiscoveryRules, parse_rules: ParseRules
+        self,
+        html: str | bytes,
+        url: str,
+        extra_hosts: Iterable[str] = frozenset(),
+        rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
+        parse_rules: ParseRules = DEFAULT_RULES,
     ):
         self.url = _defrag(url)
         self.extra = frozenset(extra_hosts or ())
@@ -366,17 +376,11 @@ def _breadcrumb(doc: _Doc) -> tuple[list[Crumb], set, set]:
     return crumbs, used, ({home} - used) if home is not None else set()
 
 
-def breadcrumb_links(
-    html: str | bytes,
-    url: str,
-    extra_hosts: Iterable[str] = frozenset(),
-    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
-    parse_rules: ParseRules = DEFAULT_RULES,
-) -> list[Crumb]:
+def breadcrumb_links(html: str | bytes, url: str, **options: Unpack[PageOptions]) -> list[Crumb]:
     """The crumbs after 首页 of the page's ``当前位置`` breadcrumb, each with the absolute
     URL of its link when it has one and that link is a candidate (a page of this site
     that is no article or attachment), else None. [] without a breadcrumb."""
-    return _breadcrumb(_Doc(html, url, extra_hosts, rules, parse_rules))[0]
+    return _breadcrumb(_Doc(html, url, **options))[0]
 
 
 # --------------------------------------------------------------------------- pager
@@ -713,13 +717,7 @@ def _candidates(doc: _Doc) -> tuple[list[Candidate], list[Crumb]]:
     return out, crumbs
 
 
-def candidate_links(
-    html: str | bytes,
-    url: str,
-    extra_hosts: Iterable[str] = frozenset(),
-    rules: DiscoveryRules = DEFAULT_DISCOVERY_RULES,
-    parse_rules: ParseRules = DEFAULT_RULES,
-) -> list[Candidate]:
+def candidate_links(html: str | bytes, url: str, **options: Unpack[PageOptions]) -> list[Candidate]:
     """Every link of the page that may lead to a channel list, in page order,
     deduplicated by URL (the first occurrence names ``how``):
 
@@ -733,7 +731,7 @@ def candidate_links(
     attachments, the home page ``/``, scripts, mail or fragments. URLs are absolute,
     without fragment.
     """
-    return _candidates(_Doc(html, url, extra_hosts, rules, parse_rules))[0]
+    return _candidates(_Doc(html, url, **options))[0]
 
 
 def article_links(html: str | bytes, url: str, extra_hosts: Iterable[str] = frozenset()) -> list[str]:

@@ -10,6 +10,7 @@ what a shell reports for a command ended by SIGPIPE.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -131,6 +132,12 @@ def _summary(run: dict) -> str:
 
 # ---------------------------------------------------------------------- commands
 def cmd_crawl(args) -> int:
+    r"""Crawl the site into the archive (incremental unless --full).
+
+    Example:
+        barwatch crawl --db barwatch.db
+        barwatch crawl --full --base-url http://127.0.0.1:8000
+    """
     from crawler.runner import run_crawl
 
     config = _load_config(args)
@@ -185,6 +192,11 @@ def _terminal(text) -> str:
 
 
 def cmd_migrate(args) -> int:
+    r"""Create or upgrade the archive's schema (crawl does it too), nothing else.
+
+    Example:
+        barwatch migrate --db barwatch.db
+    """
     try:
         with CrawlLock(args.db).acquire("migrate"):
             _open_archive(args, mode="rwc").close()
@@ -196,6 +208,12 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_reindex(args) -> int:
+    r"""Rebuild the search index from the articles table (after an upgrade of the folding, or
+    rows written by other tools).
+
+    Example:
+        barwatch reindex --db barwatch.db
+    """
     import time
 
     started = time.monotonic()
@@ -226,6 +244,12 @@ def _progress_bar(stream, label: str, width: int = 30):
 
 
 def cmd_inspect(args) -> int:
+    r"""Show what the parser makes of one page (a URL or a saved file).
+
+    Example:
+        barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef
+        barwatch inspect saved-list.html --list
+    """
     import re
     from urllib.parse import urlsplit
 
@@ -269,6 +293,11 @@ def _fetch(url: str, user_agent: str, timeout: float):
 
 
 def cmd_runs(args) -> int:
+    r"""List recent crawl runs with their counts and status.
+
+    Example:
+        barwatch runs --limit 5
+    """
     archive = _open_archive(args)
     for run in reversed(archive.runs(args.limit)):
         status = run["status"] + (f"+{run['held']}" if run["held"] else "")
@@ -280,6 +309,11 @@ def cmd_runs(args) -> int:
 
 
 def cmd_channels(args) -> int:
+    r"""List the channels walked, configured and discovered, with their health.
+
+    Example:
+        barwatch channels --db barwatch.db
+    """
     from storage.textops import fit
 
     config = _load_config(args)
@@ -317,6 +351,11 @@ def cmd_channels(args) -> int:
 
 
 def cmd_release(args) -> int:
+    r"""Confirm a suspect run so that its held change alerts are sent.
+
+    Example:
+        barwatch release 12
+    """
     archive = _open_archive(args, mode="rw")
     try:
         run = archive.release(args.run_id)
@@ -327,6 +366,12 @@ def cmd_release(args) -> int:
 
 
 def cmd_history(args) -> int:
+    r"""List an article's versions with a one-line summary each.
+
+    Example:
+        barwatch history 0123456789abcdef0123456789abcdef
+        barwatch history 01234567   # a unique prefix will do
+    """
     from storage.diffs import paragraph_changes, summarize_changes
 
     archive = _open_archive(args)
@@ -351,6 +396,11 @@ def cmd_history(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    r"""Show what changed in an article, characters highlighted inside paragraphs.
+
+    Example:
+        barwatch diff 0123456789abcdef0123456789abcdef --version 2
+    """
     from storage.diffs import paragraph_changes, render_changes
 
     archive = _open_archive(args)
@@ -377,6 +427,14 @@ def _article_id(archive, key: str) -> str:
 
 
 def cmd_notify(args) -> int:
+    r"""Send the pending alerts: by mail (BARWATCH_SMTP_*) and to chat (BARWATCH_NOTIFY_URLS),
+    each once.
+
+    Example:
+        BARWATCH_NOTIFY_URLS='dingtalk://SECRET@TOKEN wecombot://KEY' barwatch notify
+        BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \
+          BARWATCH_MAIL_TO=team@example.com barwatch notify --dry-run
+    """
     from scheduler.notify import run_notify, run_test
 
     config = _load_config(args)
@@ -411,6 +469,11 @@ def _notify_status(archive) -> int:
 
 
 def cmd_search(args) -> int:
+    r"""Search the archive (Chinese words of any length, Latin tokens).
+
+    Example:
+        barwatch search 律师 疫情 --since 2024-01-01 --limit 5
+    """
     from storage.search import count, format_results, search
 
     archive = _open_archive(args)
@@ -430,6 +493,11 @@ def cmd_search(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    r"""Browse and search the archive in Datasette on 127.0.0.1.
+
+    Example:
+        barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/
+    """
     from storage.serve import serve
 
     config = _load_config(args)
@@ -439,6 +507,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_daemon(args) -> int:
+    r"""Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).
+
+    Example:
+        barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml
+    """
     from scheduler.daemon import run_daemon
 
     config = _load_config(args)
@@ -448,18 +521,28 @@ def cmd_daemon(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    r"""Serve the bundled fixture site on 127.0.0.1, crawl it, let it change (new, edited,
+    removed), crawl again and show what changed.
+
+    Example:
+        barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db
+    """
     from scheduler.demo import run_demo
 
     return run_demo(Path(args.dir), keep_serving=args.serve)
 
 
 # ---------------------------------------------------------------------- parser
-def _command(sub, name: str, func, help_text: str, example: str):
+def _command(sub, func):
+    """The subcommand that runs ``func`` (``cmd_release`` is ``release``): its help is the
+    docstring's first paragraph, its example the lines under ``Example:``."""
+    text, _, example = (inspect.getdoc(func) or "").partition("\n\nExample:\n")
+    help_text = " ".join(text.split())
     p = sub.add_parser(
-        name,
+        func.__name__.removeprefix("cmd_").replace("_", "-"),
         help=help_text,
         description=help_text,
-        epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+        epilog="example:\n" + textwrap.indent(textwrap.dedent(example).strip(), "  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=func)
@@ -487,13 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"barwatch {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = _command(
-        sub,
-        "crawl",
-        cmd_crawl,
-        "Crawl the site into the archive (incremental unless --full).",
-        "barwatch crawl --db barwatch.db\nbarwatch crawl --full --base-url http://127.0.0.1:8000",
-    )
+    p = _command(sub, cmd_crawl)
     _db(p), _config(p)
     p.add_argument("--base-url", help="replace scheme and host of every configured URL (e.g. a local copy)")
     p.add_argument("--full", action="store_true", help="walk every list page and re-fetch every known article")
@@ -508,81 +585,35 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"{', '.join(LOG_LEVELS)} (default: INFO or $BARWATCH_LOG_LEVEL)",
     )
 
-    p = _command(
-        sub,
-        "migrate",
-        cmd_migrate,
-        "Create or upgrade the archive's schema (crawl does it too), nothing else.",
-        "barwatch migrate --db barwatch.db",
-    )
+    p = _command(sub, cmd_migrate)
     _db(p)
 
-    p = _command(
-        sub,
-        "reindex",
-        cmd_reindex,
-        "Rebuild the search index from the articles table (after an upgrade of the folding, "
-        "or rows written by other tools).",
-        "barwatch reindex --db barwatch.db",
-    )
+    p = _command(sub, cmd_reindex)
     _db(p)
 
-    p = _command(
-        sub,
-        "inspect",
-        cmd_inspect,
-        "Show what the parser makes of one page (a URL or a saved file).",
-        "barwatch inspect https://www.lawyers.org.cn/info/0123456789abcdef0123456789abcdef\n"
-        "barwatch inspect saved-list.html --list",
-    )
+    p = _command(sub, cmd_inspect)
     _config(p)
     p.add_argument("target", help="URL or file")
     p.add_argument("--url", help="the page's URL, when TARGET is a saved file")
     p.add_argument("--list", action="store_true", help="treat the page as a list page")
     p.add_argument("--base-url", help=argparse.SUPPRESS)
 
-    p = _command(
-        sub, "runs", cmd_runs, "List recent crawl runs with their counts and status.", "barwatch runs --limit 5"
-    )
+    p = _command(sub, cmd_runs)
     _db(p)
     p.add_argument("--limit", type=_positive_int, default=20)
 
-    p = _command(
-        sub,
-        "channels",
-        cmd_channels,
-        "List the channels walked, configured and discovered, with their health.",
-        "barwatch channels --db barwatch.db",
-    )
+    p = _command(sub, cmd_channels)
     _db(p), _config(p)
 
-    p = _command(
-        sub,
-        "release",
-        cmd_release,
-        "Confirm a suspect run so that its held change alerts are sent.",
-        "barwatch release 12",
-    )
+    p = _command(sub, cmd_release)
     _db(p)
     p.add_argument("run_id", type=_positive_int)
 
-    p = _command(
-        sub,
-        "history",
-        cmd_history,
-        "List an article's versions with a one-line summary each.",
-        "barwatch history 0123456789abcdef0123456789abcdef\nbarwatch history 01234567   # a unique prefix will do",
-    )
+    p = _command(sub, cmd_history)
     _db(p)
     p.add_argument("article", help="article id, unique id prefix, or URL")
 
-    p = _command(
-        sub,
-        "diff",
-        cmd_diff,
-        "Show what changed in an article, characters highlighted inside paragraphs.",
-        "barwatch diff 0123456789abcdef0123456789abcdef --version 2",
-    )
+    p = _command(sub, cmd_diff)
     _db(p)
     p.add_argument("article", help="article id, unique id prefix, or URL")
     p.add_argument(
@@ -590,15 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plain", action="store_true", help="plain text markers [-old-]{+new+} even on a terminal")
 
-    p = _command(
-        sub,
-        "notify",
-        cmd_notify,
-        "Send the pending alerts: by mail (BARWATCH_SMTP_*) and to chat (BARWATCH_NOTIFY_URLS), each once.",
-        "BARWATCH_NOTIFY_URLS='dingtalk://SECRET@TOKEN wecombot://KEY' barwatch notify\n"
-        "BARWATCH_SMTP_HOST=mail.example.com BARWATCH_MAIL_FROM=bw@example.com \\\n"
-        "  BARWATCH_MAIL_TO=team@example.com barwatch notify --dry-run",
-    )
+    p = _command(sub, cmd_notify)
     _db(p), _config(p)
     what = p.add_mutually_exclusive_group()
     what.add_argument(
@@ -609,49 +632,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--status", action="store_true", help="list the channels: sent, pending, given up, last error")
 
-    p = _command(
-        sub,
-        "search",
-        cmd_search,
-        "Search the archive (Chinese words of any length, Latin tokens).",
-        "barwatch search 律师 疫情 --since 2024-01-01 --limit 5",
-    )
+    p = _command(sub, cmd_search)
     _db(p)
     p.add_argument("query", nargs="+")
     p.add_argument("--section", help="only this section (substring of the breadcrumb path)")
     p.add_argument("--since", type=_iso_date, help="only articles published on or after this date (YYYY-MM-DD)")
     p.add_argument("--limit", type=_positive_int, default=20)
 
-    p = _command(
-        sub,
-        "serve",
-        cmd_serve,
-        "Browse and search the archive in Datasette on 127.0.0.1.",
-        "barwatch serve --db barwatch.db --port 8001   # then open http://127.0.0.1:8001/",
-    )
+    p = _command(sub, cmd_serve)
     _db(p), _config(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8001)
 
-    p = _command(
-        sub,
-        "daemon",
-        cmd_daemon,
-        "Run scheduled crawls and notifications until stopped (SIGTERM/SIGINT).",
-        "barwatch daemon --db /var/lib/barwatch/barwatch.db --config /etc/barwatch.toml",
-    )
+    p = _command(sub, cmd_daemon)
     _db(p), _config(p)
     p.add_argument("--base-url", help="replace scheme and host of every configured URL")
     # Tests need crawls seconds apart; the config allows 1 minute at the least.
     p.add_argument("--every-seconds", type=_positive_int, help=argparse.SUPPRESS)
 
-    p = _command(
-        sub,
-        "demo",
-        cmd_demo,
-        "Serve the bundled fixture site on 127.0.0.1, crawl it, let it change (new, edited, removed), crawl again and show what changed.",
-        "barwatch demo --dir demo && barwatch search 律师 --db demo/barwatch.db",
-    )
+    p = _command(sub, cmd_demo)
     p.add_argument("--dir", default="demo", help="where the demo archive goes (default: ./demo)")
     p.add_argument("--serve", action="store_true", help="then keep serving the archive in Datasette")
     return parser

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
-from typing import TextIO, TypedDict, Unpack
+from typing import Any, TextIO, TypedDict, Unpack
 
 import jinja2
 from markupsafe import Markup
@@ -118,25 +118,17 @@ class SmtpSettings:
             return (env.get(name) or "").strip()
 
         # One parser a variable, called in this order: the first bad variable is the one named.
-        host = _env_host(get("BARWATCH_SMTP_HOST"))
-        tls = _env_tls(get("BARWATCH_SMTP_TLS"))
-        port = _env_port(get("BARWATCH_SMTP_PORT"))
-        user, password = _env_login(get("BARWATCH_SMTP_USER"), env.get("BARWATCH_SMTP_PASSWORD"))
-        mail_from = _env_mail_from(get("BARWATCH_MAIL_FROM"))
-        mail_to = _env_mail_to(get("BARWATCH_MAIL_TO"))
-        timeout = _env_timeout(get("BARWATCH_SMTP_TIMEOUT"))
-        cafile = _env_cafile(get("BARWATCH_SMTP_CAFILE"))
-        return cls(
-            host=host,
-            mail_from=mail_from,
-            mail_to=mail_to,
-            port=port,
-            user=user,
-            password=password,
-            tls=tls,
-            timeout=timeout,
-            cafile=cafile,
-        )
+        values: dict[str, Any] = {
+            "host": _env_host(get("BARWATCH_SMTP_HOST")),
+            "tls": _env_tls(get("BARWATCH_SMTP_TLS")),
+        }
+        values["port"] = _env_port(get("BARWATCH_SMTP_PORT"))
+        values["user"], values["password"] = _env_login(get("BARWATCH_SMTP_USER"), env.get("BARWATCH_SMTP_PASSWORD"))
+        values["mail_from"] = _env_mail_from(get("BARWATCH_MAIL_FROM"))
+        values["mail_to"] = _env_mail_to(get("BARWATCH_MAIL_TO"))
+        values["timeout"] = _env_timeout(get("BARWATCH_SMTP_TIMEOUT"))
+        values["cafile"] = _env_cafile(get("BARWATCH_SMTP_CAFILE"))
+        return cls(**values)
 
 
 # The parsers of SmtpSettings.from_env: each takes its variable's value, stripped ("" when
@@ -832,27 +824,11 @@ def run_notify(
         with CrawlLock(archive.path, "notify"):
             if not dry_run:
                 register(archive, channels)
+            # Each channel by itself: what one does (or fails to do) never stops the next.
             if channels.smtp is not None or (dry_run and not channels.chats):
-                results.append(
-                    ("e-mail", notify(archive, config, channels.smtp, dry_run=dry_run, out=out, zone=zone, web=web))
-                )
-            for chat_channel in channels.chats:
-                results.append(
-                    (
-                        chat_channel.label,
-                        notify_chat(
-                            archive,
-                            config,
-                            chat_channel,
-                            dry_run=dry_run,
-                            out=out,
-                            zone=zone,
-                            web=web,
-                            clock=clock,
-                            sleep=sleep,
-                        ),
-                    )
-                )
+                results.append(("e-mail", notify(archive, config, channels.smtp, dry_run, out, zone, web)))
+            for c in channels.chats:
+                results.append((c.label, notify_chat(archive, config, c, dry_run, out, zone, web, clock, sleep)))
     except ValueError as exc:
         print(f"barwatch notify: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ and the README's table of tables is generated from it: ``python -m storage.schem
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
@@ -88,7 +89,6 @@ def _choices(values: Sequence[str], notes: Mapping[str, str] | None = None) -> s
     return "; ".join([*items[:-1], f"or {items[-1]}"] if len(items) > 1 else items)
 
 
-_CANDIDATE_KINDS = ("list", "hub", "other")
 _HOW = ("breadcrumb", "more", "nav", "tab", "pager", "hub")
 _HOW_DOC = "breadcrumb, more, nav, tab, pager (links of those kinds on a fetched page) or hub (a link on a hub page)"
 _INCIDENTS = (
@@ -96,433 +96,321 @@ _INCIDENTS = (
     "held), channel-down:<fingerprint> (a notify channel keeps failing)"
 )
 
+# ---------------------------------------------------------- SCHEMA, written as text
+# The description is data, so it is written as text and parsed at import, not as hundreds
+# of lines of Python of one shape. A block is records: a line at the margin starts one, its
+# fields apart by two or more spaces; an indented line goes on with the record's last
+# field (joined by one space); blank lines and "# " lines are passed over. A record
+# "[name]  …" starts a section.
+#
+# In _SCHEMA_TEXT a section is a table, "[name]  primary key  summary" (a key of several
+# columns comma-separated, "-" for none), and each record under it a column, "name  type
+# description". A type is str or int, with the set of values the column holds in brackets:
+# literal values apart by "|", and "{NAME}" for the set of that name in _VALUE_SETS. In a
+# description "{NAME}" is that set with its notes (_VALUE_NOTES), or one of _TEXTS (built
+# from the constants above, so a description follows them); a literal brace is doubled.
+
+_TYPES: dict[str, type] = {"str": str, "int": int}
+
+# The sets of values a column can hold, by name.
+_VALUE_SETS: dict[str, tuple[str, ...]] = {
+    "RUN_STATUSES": RUN_STATUSES,
+    "HOLD_FLAGS": HOLD_FLAGS,
+    "CANDIDATE_KINDS": ("list", "hub", "other"),
+    "HOW": _HOW,
+    "ALERT_KINDS": (*KINDS, OPERATIONS),
+    "FAILURE_KINDS": FAILURE_KINDS,
+}
+
+# Descriptions' parts made from constants.
+_TEXTS: dict[str, object] = {
+    "CONTENT_FIELDS": ", ".join(CONTENT_FIELDS),
+    "MAX_REFUSALS": MAX_REFUSALS,
+    "OPERATIONS": OPERATIONS,
+    "HOW": _HOW_DOC,
+    "INCIDENTS": _INCIDENTS,
+}
+
+# "[set]", then "value  what it means" (a value may be "{NAME}" of _TEXTS); a value
+# without a note is listed bare.
+_VALUE_NOTES = """
+[RUN_STATUSES]
+running       still crawling, or its process died and no crawl has run since
+partial       some pages failed, the rest was stored
+failed        nothing fetched, robots.txt unreachable, every list disallowed, or a storage error
+interrupted   stopped or killed before the end
+
+[HOLD_FLAGS]
+suspect       too many revisited articles changed, or a body shrank: its change alerts wait
+released      an operator confirmed it with `barwatch release`
+
+[CANDIDATE_KINDS]
+list          channel names it
+hub           a page of links to lists
+other         asked again after recheck_after
+
+[ALERT_KINDS]
+new           first archived, outside a channel's baseline
+changed       a new version
+removed       the site answered 404/410
+restored      a removed article is back
+{OPERATIONS}  a notice about barwatch itself: a failed run, repeated failures, a held run, a notify channel down or
+              refusing a message; sent whatever [alerts] kinds says
+
+[FAILURE_KINDS]
+fetch         an article page could not be fetched
+list          a list page could not be fetched or read
+http          an answer about an article never archived: 404/410 or 304
+parse         an article page that did not parse, e.g. an error page served with 200
+extraction    the page lost its title or body; the drift guard kept the stored version
+encoding      the page did not decode cleanly
+redirect      off the site or to another article, or a loop
+robots        robots.txt unreachable: the run fails
+storage       the archive could not store a page
+"""
+
 # The archive's one description: every table and column, with its type and what it holds.
 # ensure_schema creates from it, Datasette shows it (storage.serve), the README's table of
 # tables is generated from it (readme_table; tests/test_docs.py keeps them equal).
-SCHEMA: dict[str, Table] = {
-    "articles": Table(
-        "One row per article of lawyers.org.cn, its newest content",
-        "id",
-        (
-            Column("id", str, "The article's identity: the 32 hex digits after /info/ in its URL."),
-            Column(
-                "url", str, "Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http fold to it)."
-            ),
-            Column("section", str, "Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态."),
-            Column("title", str, "Title as the page shows it."),
-            Column("subtitle", str, "The line between title and metadata of a magazine piece (上海律师), else empty."),
-            Column(
-                "published",
-                str,
-                "Publication date (YYYY-MM-DD; YYYY-MM for a magazine issue), empty when none is "
-                "known; published_from says where it came from.",
-            ),
-            Column("author", str, "作者 from the metadata line, e.g. 办公室 or a committee."),
-            Column("source", str, "信息来源/来源 (press reprints name the newspaper)."),
-            Column("views", int, "Last seen view counter (阅读:N次); not content, changes on every fetch."),
-            Column("body", str, "Body text, one paragraph a line, page chrome and footer removed."),
-            Column("attachments", str, "JSON list of attachment links found in the body."),
-            Column(
-                "content_hash",
-                str,
-                f"SHA-256 of the normalised content fields ({', '.join(CONTENT_FIELDS)}); a change is a new version.",
-            ),
-            Column("first_seen", str, "When barwatch first archived the article (UTC)."),
-            Column("last_seen", str, "When the article was last fetched successfully, or confirmed by a 304 (UTC)."),
-            Column("last_changed", str, "When the content last changed: its newest version (UTC)."),
-            Column(
-                "status", str, "live, or removed once the site answered 404/410 (its text stays).", ("live", "removed")
-            ),
-            Column("version", int, "Current version number (1 = as first archived)."),
-            # Not in the public contract, but useful to operators and needed for conditional
-            # requests and the slow re-verification rotation.
-            Column(
-                "removed_at",
-                str,
-                "When the article was found gone (UTC); empty while live (a restored article clears it).",
-            ),
-            Column(
-                "last_checked",
-                str,
-                "When the site last answered for the article (UTC): a fetch, a 304 or a 404/410. "
-                "The slow re-verification rotation goes by it.",
-            ),
-            Column("etag", str, "HTTP ETag of the last fetch, for conditional requests."),
-            Column("last_modified", str, "HTTP Last-Modified of the last fetch, for conditional requests."),
-            Column(
-                "published_from",
-                str,
-                "Where published came from: page (printed on it), list (the list row that "
-                "linked to it) or issue (the magazine issue it names, as YYYY-MM). Only a page date is content: the "
-                "others never make a version.",
-                ("page", "list", "issue"),
-            ),
-            Column(
-                "channel",
-                str,
-                "The channel (channels.url_template) whose list first showed the article; empty when it "
-                "was first reached otherwise (a link on another page).",
-            ),
-            Column(
-                "search_key",
-                int,
-                "The article's row in the search index: its day (published, else first archived) in "
-                "the high bits and a slot in the low ones, so index order is date order; empty when not indexed "
-                "(removed, or written by another tool until barwatch reindex).",
-            ),
-            Column(
-                "search_checksum",
-                int,
-                "CRC-32 of the text the search index holds for the article (a contentless index "
-                "needs that text to forget it): a row changed outside barwatch is detected and the index rebuilt.",
-            ),
-        ),
-    ),
-    "versions": Table(
-        "Every content version of every article, with the diff from the one before",
-        ("article_id", "version"),
-        (
-            Column("article_id", str, "The article (articles.id)."),
-            Column("version", int, "1 for the first archived content, then one more per edit."),
-            Column("fetched_at", str, "When this version was fetched (UTC)."),
-            Column("title", str, "Title of this version."),
-            Column("subtitle", str, "Subtitle of this version (magazine pieces)."),
-            Column("published", str, "Publication date of this version as the page printed it."),
-            Column("author", str, "Author of this version."),
-            Column("source", str, "Source of this version."),
-            Column(
-                "body",
-                str,
-                "Body text of an earlier version; empty for the current one, whose body is articles.body "
-                "(stored once).",
-            ),
-            Column("content_hash", str, "SHA-256 of this version's normalised content fields."),
-            Column(
-                "diff",
-                str,
-                "Unified diff of the content fields, one paragraph a line, from the previous version "
-                "(empty for version 1).",
-            ),
-            Column("run_id", int, "The crawl run that found this version (crawl_runs.id)."),
-            Column(
-                "note",
-                str,
-                "Empty for an edit; 'repair: …' when the stored version was garbled (bad decoding) or a "
-                "newer barwatch reads a field the stored one lacks from the same page: a version without an alert; "
-                "'held: …' when the body shrank so much that the run is held and the change waits for "
-                "`barwatch release`.",
-            ),
-        ),
-    ),
-    "crawl_runs": Table(
-        "One row per crawl, with its counts and outcome",
-        "id",
-        (
-            Column("id", int, "Run number."),
-            Column("started_at", str, "Start (UTC)."),
-            Column(
-                "finished_at",
-                str,
-                "End (UTC); empty while running. A run whose process died is closed by the next crawl, as interrupted.",
-            ),
-            Column(
-                "status",
-                str,
-                _choices(
-                    RUN_STATUSES,
-                    {
-                        "running": "still crawling, or its process died and no crawl has run since",
-                        "partial": "some pages failed, the rest was stored",
-                        "failed": "nothing fetched, robots.txt unreachable, every list disallowed, or a storage error",
-                        "interrupted": "stopped or killed before the end",
-                    },
-                )
-                + ".",
-                RUN_STATUSES,
-            ),
-            Column(
-                "mode",
-                str,
-                "incremental (each list until a page shows nothing new; known articles only as "
-                "revisits) or full (every list page, every listed article).",
-                ("incremental", "full"),
-            ),
-            Column("requests", int, "HTTP requests made."),
-            Column("new", int, "Articles archived for the first time."),
-            Column("changed", int, "Articles whose content changed."),
-            Column("unchanged", int, "Articles re-checked without change."),
-            Column("removed", int, "Articles found gone."),
-            Column(
-                "failed",
-                int,
-                "Failures recorded (its rows in failures): pages that could not be fetched, parsed or stored.",
-            ),
-            Column(
-                "baseline",
-                int,
-                "1 while the archive had no finished crawl (no run ok or partial, no channel out of "
-                "baseline): its first crawl or a retry of it. Which new articles send alerts follows each channel's "
-                "own baseline (channels.baseline_done_at).",
-            ),
-            Column("note", str, "Why a run failed, was interrupted or is held."),
-            Column(
-                "held",
-                str,
-                "Empty; "
-                + _choices(
-                    HOLD_FLAGS,
-                    {
-                        "suspect": "too many revisited articles changed, or a body shrank: its change alerts wait",
-                        "released": "an operator confirmed it with `barwatch release`",
-                    },
-                )
-                + ".",
-                HOLD_FLAGS,
-            ),
-        ),
-    ),
-    "channels": Table(
-        # In baseline until one walk of it has finished: what is first seen before that is
-        # backlog and announced to nobody.
-        "Each list barwatch walks, configured or discovered, with a baseline of its own",
-        "url_template",
-        (
-            Column(
-                "url_template",
-                str,
-                "The channel's identity: its list URL, relative to the site, with {page} where "
-                "the page number goes (none for a list of one page).",
-            ),
-            Column(
-                "name",
-                str,
-                "The channel's name: the config's [[sections]] name, or the breadcrumb text that led to it.",
-            ),
-            Column(
-                "first_page",
-                int,
-                "A discovered channel's first page number: mostly 1, 0 where the site counts "
-                "from 0. When first_url is set, that is page first_page and the template starts at the next "
-                "(index.html, then index_2.html). Empty for a configured one ([[sections]] first_page).",
-            ),
-            Column("first_url", str, "Its first page when that does not fit the template (index.html), else empty."),
-            Column("how_found", str, f"config, or how discovery found it: {_HOW_DOC}.", ("config", *_HOW)),
-            Column("found_on", str, "The page whose link led to it."),
-            Column(
-                "first_seen",
-                str,
-                "When barwatch first knew it (UTC): the first run with it configured, or its discovery.",
-            ),
-            Column(
-                "baseline_done_at",
-                str,
-                "When its first walk finished (UTC); empty while in baseline "
-                "(what it lists until then is backlog, announced to nobody).",
-            ),
-            Column("last_walked", str, "When a walk of it last finished (UTC)."),
-            Column(
-                "newest_item",
-                str,
-                "The newest list date seen on it: a quiet channel is walked daily, a closed one weekly.",
-            ),
-            Column("articles_found", int, "Articles first archived from its lists."),
-            Column("last_error", str, "What went wrong on its last walk, empty when it went well."),
-            Column("js_pager", int, "1 when its pager only works by JavaScript: only page 1 is walked."),
-        ),
-    ),
-    "candidates": Table(
-        "Every page offered as a possible channel list, and what it turned out to be",
-        "url",
-        (
-            Column("url", str, "A page some fetched page linked to as a possible channel list."),
-            Column(
-                "kind",
-                str,
-                _choices(
-                    _CANDIDATE_KINDS,
-                    {
-                        "list": "channel names it",
-                        "hub": "a page of links to lists",
-                        "other": "asked again after recheck_after",
-                    },
-                )
-                + ".",
-                _CANDIDATE_KINDS,
-            ),
-            Column("how", str, f"How it was offered: {_HOW_DOC}.", _HOW),
-            Column("text", str, "The link text."),
-            Column("found_on", str, "The page that linked to it."),
-            Column("depth", int, "Hub levels followed to reach it."),
-            Column("first_seen", str, "When it was first classified (UTC)."),
-            Column("checked_at", str, "When it was last classified (UTC)."),
-            Column("recheck_after", str, "For other: when it may be asked again (UTC)."),
-            Column("channel", str, "For list: the channel (channels.url_template) it is a page of."),
-            Column("note", str, "Why it is not a list, or what is special about it."),
-        ),
-    ),
-    "backlog": Table(
-        "Ids a channel's baseline walk listed but could not store then (a failed fetch): still backlog, not news, "
-        "when they arrive",
-        "article_id",
-        (
-            Column("article_id", str, "An article a channel's baseline walk listed but could not store then."),
-            Column("url_template", str, "The channel (channels.url_template)."),
-            Column("added_at", str, "When (UTC). The row goes when the article is stored, without an alert."),
-        ),
-    ),
-    "incidents": Table(
-        "Breakage of barwatch itself, open and closed: one notice when it starts, one when it clears, not one per run",
-        "key",
-        (
-            Column("key", str, f"What broke: {_INCIDENTS}."),
-            Column("opened_at", str, "When it started (UTC); an operations notice went out."),
-            Column("opened_run", int, "The run that started it; empty for one outside a run (channel-down)."),
-            Column("closed_at", str, "When it cleared (UTC); empty while open."),
-            Column("closed_run", int, "The run that cleared it; empty for one outside a run (channel-down)."),
-            Column("detail", str, "The notice sent when it started."),
-        ),
-    ),
-    "meta": Table(
-        "barwatch's own settings and bookkeeping in the archive",
-        "key",
-        (
-            Column("key", str, "A setting barwatch keeps in the archive itself."),
-            Column("value", str, "Its value."),
-        ),
-    ),
-    "views": Table(
-        "The view counter of each article each time it was read",
-        None,
-        (
-            Column("article_id", str, "The article (articles.id)."),
-            Column("seen_at", str, "When the counter was read (UTC)."),
-            Column("count", int, "The view counter (阅读:N次) at that time."),
-        ),
-    ),
-    "alerts": Table(
-        "The outbox: new, changed, removed and restored articles and operations notices, queued for every channel",
-        "id",
-        (
-            Column("id", int, "Alert number."),
-            Column("article_id", str, "The article (articles.id); empty for an operations notice."),
-            Column(
-                "kind",
-                str,
-                _choices(
-                    (*KINDS, OPERATIONS),
-                    {
-                        "new": "first archived, outside a channel's baseline",
-                        "changed": "a new version",
-                        "removed": "the site answered 404/410",
-                        "restored": "a removed article is back",
-                        OPERATIONS: "a notice about barwatch itself: a failed run, repeated failures, a held run, a notify "
-                        "channel down or refusing a message; sent whatever [alerts] kinds says",
-                    },
-                )
-                + ".",
-                (*KINDS, OPERATIONS),
-            ),
-            Column(
-                "run_id",
-                int,
-                "The run that raised it (crawl_runs.id); empty for a notice raised outside a run "
-                "(about a notify channel).",
-            ),
-            Column("created_at", str, "When it was queued (UTC)."),
-            Column("version", int, "The article version the alert is about; empty for operations notices."),
-            # Operations notices (kind "operations", no article): the incident they belong
-            # to and the message itself.
-            Column(
-                "incident",
-                str,
-                f"Operations notices: the incident (incidents.key: {_INCIDENTS}), or "
-                f"refused:<fingerprint> when a channel refused alerts {MAX_REFUSALS} times.",
-            ),
-            Column("notice", str, "Operations notices: the message."),
-        ),
-    ),
-    "failures": Table(
-        "What went wrong in a run; stored articles are never touched by it",
-        "id",
-        (
-            Column("id", int, "Failure number."),
-            Column("run_id", int, "The run (crawl_runs.id)."),
-            Column("url", str, "The URL that failed."),
-            Column("article_id", str, "The article, when the URL is one."),
-            Column(
-                "kind",
-                str,
-                _choices(
-                    FAILURE_KINDS,
-                    {
-                        "fetch": "an article page could not be fetched",
-                        "list": "a list page could not be fetched or read",
-                        "http": "an answer about an article never archived: 404/410 or 304",
-                        "parse": "an article page that did not parse, e.g. an error page served with 200",
-                        "extraction": "the page lost its title or body; the drift guard kept the stored version",
-                        "encoding": "the page did not decode cleanly",
-                        "redirect": "off the site or to another article, or a loop",
-                        "robots": "robots.txt unreachable: the run fails",
-                        "storage": "the archive could not store a page",
-                    },
-                )
-                + ".",
-                FAILURE_KINDS,
-            ),
-            Column("message", str, "What went wrong."),
-            Column("at", str, "When (UTC)."),
-        ),
-    ),
-    # Where alerts go, each known by a fingerprint that holds no secret. A channel takes
-    # the alerts numbered after start_after: one added later does not replay the archive's
-    # history.
-    "notify_channels": Table(
-        "Where alerts go: the mail and each chat URL, by a fingerprint without the secret",
-        "fingerprint",
-        (
-            Column(
-                "fingerprint",
-                str,
-                "The channel's identity without its secret: email for the mail, <service>:<hash> for a chat URL.",
-            ),
-            Column("kind", str, "email, or the chat URL's service (wecombot, dingtalk, feishu, json …)."),
-            Column("label", str, "A printable description, secrets masked."),
-            Column("first_seen", str, "When barwatch first used it (UTC)."),
-            Column(
-                "start_after",
-                int,
-                "It takes the alerts numbered after this one (a channel added later does not replay history).",
-            ),
-            Column("last_ok", str, "When it last accepted a message (UTC)."),
-            Column("last_error", str, "What went wrong the last time it failed."),
-            Column("failing_since", str, "Since when it has been failing (UTC); empty while it works."),
-        ),
-    ),
-    # The outbox's record of each alert on each channel: a row appears at the first attempt.
-    "deliveries": Table(
-        "Each alert on each channel: sent, pending with its last error, or given up",
-        ("alert_id", "channel"),
-        (
-            Column("alert_id", int, "The alert (alerts.id)."),
-            Column("channel", str, "The channel (notify_channels.fingerprint)."),
-            Column("sent_at", str, "When the channel accepted it (UTC); empty while pending."),
-            Column("attempts", int, "Delivery attempts so far."),
-            Column(
-                "refused",
-                int,
-                "Failures while the same channel accepted other messages (it is up and refuses this "
-                f"one); at {MAX_REFUSALS} barwatch gives up.",
-            ),
-            Column("last_error", str, "Error of the last failed attempt."),
-            Column(
-                "gave_up_at",
-                str,
-                f"When barwatch stopped retrying it on this channel (UTC): refused {MAX_REFUSALS} "
-                "times; an operations notice said so.",
-            ),
-        ),
-    ),
-}
+_SCHEMA_TEXT = """
+[articles]  id  One row per article of lawyers.org.cn, its newest content
+id                str                     The article's identity: the 32 hex digits after /info/ in its URL.
+url               str                     Canonical URL, https://www.lawyers.org.cn/info/<id> (wx./info. hosts and http
+                                          fold to it).
+section           str                     Channel from the page's breadcrumb, e.g. 行业资讯 > 律协动态.
+title             str                     Title as the page shows it.
+subtitle          str                     The line between title and metadata of a magazine piece (上海律师), else empty.
+published         str                     Publication date (YYYY-MM-DD; YYYY-MM for a magazine issue), empty when none
+                                          is known; published_from says where it came from.
+author            str                     作者 from the metadata line, e.g. 办公室 or a committee.
+source            str                     信息来源/来源 (press reprints name the newspaper).
+views             int                     Last seen view counter (阅读:N次); not content, changes on every fetch.
+body              str                     Body text, one paragraph a line, page chrome and footer removed.
+attachments       str                     JSON list of attachment links found in the body.
+content_hash      str                     SHA-256 of the normalised content fields ({CONTENT_FIELDS}); a change is a
+                                          new version.
+first_seen        str                     When barwatch first archived the article (UTC).
+last_seen         str                     When the article was last fetched successfully, or confirmed by a 304 (UTC).
+last_changed      str                     When the content last changed: its newest version (UTC).
+status            str[live|removed]       live, or removed once the site answered 404/410 (its text stays).
+version           int                     Current version number (1 = as first archived).
+# Not in the public contract, but useful to operators and needed for conditional
+# requests and the slow re-verification rotation.
+removed_at        str                     When the article was found gone (UTC); empty while live (a restored article
+                                          clears it).
+last_checked      str                     When the site last answered for the article (UTC): a fetch, a 304 or a
+                                          404/410. The slow re-verification rotation goes by it.
+etag              str                     HTTP ETag of the last fetch, for conditional requests.
+last_modified     str                     HTTP Last-Modified of the last fetch, for conditional requests.
+published_from    str[page|list|issue]    Where published came from: page (printed on it), list (the list row that
+                                          linked to it) or issue (the magazine issue it names, as YYYY-MM). Only a page
+                                          date is content: the others never make a version.
+channel           str                     The channel (channels.url_template) whose list first showed the article;
+                                          empty when it was first reached otherwise (a link on another page).
+search_key        int                     The article's row in the search index: its day (published, else first
+                                          archived) in the high bits and a slot in the low ones, so index order is date
+                                          order; empty when not indexed (removed, or written by another tool until
+                                          barwatch reindex).
+search_checksum   int                     CRC-32 of the text the search index holds for the article (a contentless
+                                          index needs that text to forget it): a row changed outside barwatch is
+                                          detected and the index rebuilt.
+
+[versions]  article_id,version  Every content version of every article, with the diff from the one before
+article_id        str                     The article (articles.id).
+version           int                     1 for the first archived content, then one more per edit.
+fetched_at        str                     When this version was fetched (UTC).
+title             str                     Title of this version.
+subtitle          str                     Subtitle of this version (magazine pieces).
+published         str                     Publication date of this version as the page printed it.
+author            str                     Author of this version.
+source            str                     Source of this version.
+body              str                     Body text of an earlier version; empty for the current one, whose body is
+                                          articles.body (stored once).
+content_hash      str                     SHA-256 of this version's normalised content fields.
+diff              str                     Unified diff of the content fields, one paragraph a line, from the previous
+                                          version (empty for version 1).
+run_id            int                     The crawl run that found this version (crawl_runs.id).
+note              str                     Empty for an edit; 'repair: …' when the stored version was garbled (bad
+                                          decoding) or a newer barwatch reads a field the stored one lacks from the
+                                          same page: a version without an alert; 'held: …' when the body shrank so much
+                                          that the run is held and the change waits for `barwatch release`.
+
+[crawl_runs]  id  One row per crawl, with its counts and outcome
+id                int                     Run number.
+started_at        str                     Start (UTC).
+finished_at       str                     End (UTC); empty while running. A run whose process died is closed by the
+                                          next crawl, as interrupted.
+status            str[{RUN_STATUSES}]     {RUN_STATUSES}.
+mode              str[incremental|full]   incremental (each list until a page shows nothing new; known articles only as
+                                          revisits) or full (every list page, every listed article).
+requests          int                     HTTP requests made.
+new               int                     Articles archived for the first time.
+changed           int                     Articles whose content changed.
+unchanged         int                     Articles re-checked without change.
+removed           int                     Articles found gone.
+failed            int                     Failures recorded (its rows in failures): pages that could not be fetched,
+                                          parsed or stored.
+baseline          int                     1 while the archive had no finished crawl (no run ok or partial, no channel
+                                          out of baseline): its first crawl or a retry of it. Which new articles send
+                                          alerts follows each channel's own baseline (channels.baseline_done_at).
+note              str                     Why a run failed, was interrupted or is held.
+held              str[{HOLD_FLAGS}]       Empty; {HOLD_FLAGS}.
+
+# In baseline until one walk of it has finished: what is first seen before that is
+# backlog and announced to nobody.
+[channels]  url_template  Each list barwatch walks, configured or discovered, with a baseline of its own
+url_template      str                     The channel's identity: its list URL, relative to the site, with {{page}}
+                                          where the page number goes (none for a list of one page).
+name              str                     The channel's name: the config's [[sections]] name, or the breadcrumb text
+                                          that led to it.
+first_page        int                     A discovered channel's first page number: mostly 1, 0 where the site counts
+                                          from 0. When first_url is set, that is page first_page and the template
+                                          starts at the next (index.html, then index_2.html). Empty for a configured
+                                          one ([[sections]] first_page).
+first_url         str                     Its first page when that does not fit the template (index.html), else empty.
+how_found         str[config|{HOW}]       config, or how discovery found it: {HOW}.
+found_on          str                     The page whose link led to it.
+first_seen        str                     When barwatch first knew it (UTC): the first run with it configured, or its
+                                          discovery.
+baseline_done_at  str                     When its first walk finished (UTC); empty while in baseline (what it lists
+                                          until then is backlog, announced to nobody).
+last_walked       str                     When a walk of it last finished (UTC).
+newest_item       str                     The newest list date seen on it: a quiet channel is walked daily, a closed
+                                          one weekly.
+articles_found    int                     Articles first archived from its lists.
+last_error        str                     What went wrong on its last walk, empty when it went well.
+js_pager          int                     1 when its pager only works by JavaScript: only page 1 is walked.
+
+[candidates]  url  Every page offered as a possible channel list, and what it turned out to be
+url               str                     A page some fetched page linked to as a possible channel list.
+kind              str[{CANDIDATE_KINDS}]  {CANDIDATE_KINDS}.
+how               str[{HOW}]              How it was offered: {HOW}.
+text              str                     The link text.
+found_on          str                     The page that linked to it.
+depth             int                     Hub levels followed to reach it.
+first_seen        str                     When it was first classified (UTC).
+checked_at        str                     When it was last classified (UTC).
+recheck_after     str                     For other: when it may be asked again (UTC).
+channel           str                     For list: the channel (channels.url_template) it is a page of.
+note              str                     Why it is not a list, or what is special about it.
+
+[backlog]  article_id  Ids a channel's baseline walk listed but could not store then (a failed fetch): still backlog,
+                                          not news, when they arrive
+article_id        str                     An article a channel's baseline walk listed but could not store then.
+url_template      str                     The channel (channels.url_template).
+added_at          str                     When (UTC). The row goes when the article is stored, without an alert.
+
+[incidents]  key  Breakage of barwatch itself, open and closed: one notice when it starts, one when it clears, not one
+                                          per run
+key               str                     What broke: {INCIDENTS}.
+opened_at         str                     When it started (UTC); an operations notice went out.
+opened_run        int                     The run that started it; empty for one outside a run (channel-down).
+closed_at         str                     When it cleared (UTC); empty while open.
+closed_run        int                     The run that cleared it; empty for one outside a run (channel-down).
+detail            str                     The notice sent when it started.
+
+[meta]  key  barwatch's own settings and bookkeeping in the archive
+key               str                     A setting barwatch keeps in the archive itself.
+value             str                     Its value.
+
+[views]  -  The view counter of each article each time it was read
+article_id        str                     The article (articles.id).
+seen_at           str                     When the counter was read (UTC).
+count             int                     The view counter (阅读:N次) at that time.
+
+[alerts]  id  The outbox: new, changed, removed and restored articles and operations notices, queued for every channel
+id                int                     Alert number.
+article_id        str                     The article (articles.id); empty for an operations notice.
+kind              str[{ALERT_KINDS}]      {ALERT_KINDS}.
+run_id            int                     The run that raised it (crawl_runs.id); empty for a notice raised outside a
+                                          run (about a notify channel).
+created_at        str                     When it was queued (UTC).
+version           int                     The article version the alert is about; empty for operations notices.
+# Operations notices (kind "operations", no article): the incident they belong
+# to and the message itself.
+incident          str                     Operations notices: the incident (incidents.key: {INCIDENTS}), or
+                                          refused:<fingerprint> when a channel refused alerts {MAX_REFUSALS} times.
+notice            str                     Operations notices: the message.
+
+[failures]  id  What went wrong in a run; stored articles are never touched by it
+id                int                     Failure number.
+run_id            int                     The run (crawl_runs.id).
+url               str                     The URL that failed.
+article_id        str                     The article, when the URL is one.
+kind              str[{FAILURE_KINDS}]    {FAILURE_KINDS}.
+message           str                     What went wrong.
+at                str                     When (UTC).
+
+# Where alerts go, each known by a fingerprint that holds no secret. A channel takes
+# the alerts numbered after start_after: one added later does not replay the archive's
+# history.
+[notify_channels]  fingerprint  Where alerts go: the mail and each chat URL, by a fingerprint without the secret
+fingerprint       str                     The channel's identity without its secret: email for the mail,
+                                          <service>:<hash> for a chat URL.
+kind              str                     email, or the chat URL's service (wecombot, dingtalk, feishu, json …).
+label             str                     A printable description, secrets masked.
+first_seen        str                     When barwatch first used it (UTC).
+start_after       int                     It takes the alerts numbered after this one (a channel added later does not
+                                          replay history).
+last_ok           str                     When it last accepted a message (UTC).
+last_error        str                     What went wrong the last time it failed.
+failing_since     str                     Since when it has been failing (UTC); empty while it works.
+
+# The outbox's record of each alert on each channel: a row appears at the first attempt.
+[deliveries]  alert_id,channel  Each alert on each channel: sent, pending with its last error, or given up
+alert_id          int                     The alert (alerts.id).
+channel           str                     The channel (notify_channels.fingerprint).
+sent_at           str                     When the channel accepted it (UTC); empty while pending.
+attempts          int                     Delivery attempts so far.
+refused           int                     Failures while the same channel accepted other messages (it is up and refuses
+                                          this one); at {MAX_REFUSALS} barwatch gives up.
+last_error        str                     Error of the last failed attempt.
+gave_up_at        str                     When barwatch stopped retrying it on this channel (UTC): refused
+                                          {MAX_REFUSALS} times; an operations notice said so.
+"""
+
+
+def _sections(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """The sections of a block written as text (see above): each its "[name]  …" record
+    (the name without brackets) and the records under it."""
+    sections: list[tuple[list[str], list[list[str]]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("# "):
+            continue
+        if line[0].isspace():
+            record = sections[-1][1][-1] if sections[-1][1] else sections[-1][0]
+            record[-1] += " " + line.strip()
+        elif line.startswith("["):
+            name, *fields = re.split(r" {2,}", line)
+            sections.append(([name.strip("[]"), *fields], []))
+        else:
+            sections[-1][1].append(re.split(r" {2,}", line.rstrip()))
+    return sections
+
+
+def _column(record: list[str], descriptions: Mapping[str, object]) -> Column:
+    """A column from its record, "name  type  description"."""
+    spec = re.fullmatch(r"(str|int)(?:\[(.+)\])?", record[1]) if len(record) == 3 else None
+    if spec is None:
+        raise ValueError(f"not a column (name  str|int[values]  description): {record}")
+    values = [_VALUE_SETS[v[1:-1]] if v.startswith("{") else (v,) for v in (spec[2] or "").split("|") if v]
+    return Column(record[0], _TYPES[spec[1]], record[2].format_map(descriptions), tuple(v for s in values for v in s))
+
+
+def _schema(text: str) -> dict[str, Table]:
+    """SCHEMA from _SCHEMA_TEXT (see above)."""
+    notes = {name: {k.format_map(_TEXTS): v for k, v in rows} for (name,), rows in _sections(_VALUE_NOTES)}
+    descriptions = {**_TEXTS, **{name: _choices(_VALUE_SETS[name], n) for name, n in notes.items()}}
+    schema = {}
+    for (name, pk, summary), rows in _sections(text):
+        keys = tuple(pk.split(","))
+        columns = tuple(_column(row, descriptions) for row in rows)
+        schema[name] = Table(summary, None if pk == "-" else keys if len(keys) > 1 else keys[0], columns)
+    return schema
+
+
+SCHEMA: dict[str, Table] = _schema(_SCHEMA_TEXT)
+
 
 # The search index (storage.search) is a table too, derived from articles: not created here.
 SEARCH_INDEX_SUMMARY = "The search index (contentless FTS5, managed by barwatch; `barwatch reindex` rebuilds it)"

@@ -647,14 +647,10 @@ def search(
         raise ValueError(f"since must look like 2024, 2024-05 or 2024-05-31, not {since!r}")
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    # Each part of the statement is a named parameter of the same name.
+    names = ("expr", "title_expr", "query", "section", "since", "limit")
     sql = search_sql(
-        "a.id, a.url, a.title, a.subtitle, a.published, a.section, a.body, h.rank",
-        expr=":expr",
-        title_expr=":title_expr",
-        query=":query",
-        section=":section",
-        since=":since",
-        limit=":limit",
+        "a.id, a.url, a.title, a.subtitle, a.published, a.section, a.body, h.rank", **{n: f":{n}" for n in names}
     )
     params = {
         "expr": fts_query(query),

@@ -37,15 +37,20 @@ FURNITURE = (
     r"^(?:上一篇|下一篇)" + COLON,
 )
 
-# Top-bar and navigation entries. A line made only of these tokens is navigation
-# (the top bar changes between fetches without the article changing).
-NAV_TOKENS = (
+# The top bar's service links (the parser's navigation, discovery's never-a-list).
+TOP_BAR_SERVICES = (
     "申请实习证",
     "两公律师考核申请",
     "两公律师转社会律师申请",
     "注销人员证明申请入口",
     "结业人员实习鉴定表申请入口",
     "网上投稿",
+)
+
+# Top-bar and navigation entries. A line made only of these tokens is navigation
+# (the top bar changes between fetches without the article changing).
+NAV_TOKENS = (
+    *TOP_BAR_SERVICES,
     "《上海律师》",
     "ENGLISH",
     "English",

@@ -299,7 +299,7 @@ class LawyersSpider(scrapy.Spider):
         """Fetch what a page offers as possible channel lists, within the run's budget."""
         if not self.config.discovery.enabled:
             return
-        for candidate in discovery.candidate_links(html, url, self.extra_hosts):
+        for candidate in discovery.candidate_links(html, url, extra_hosts=self.extra_hosts):
             request = self._candidate_request(candidate, url, depth)
             if request is not None:
                 yield request
@@ -410,7 +410,7 @@ class LawyersSpider(scrapy.Spider):
         from the breadcrumb text that led to it (else the page's own last crumb)."""
         name = candidate.text if candidate.how == "breadcrumb" else None
         if not name:
-            crumbs = discovery.breadcrumb_links(html, url, self.extra_hosts)
+            crumbs = discovery.breadcrumb_links(html, url, extra_hosts=self.extra_hosts)
             name = crumbs[-1].name if crumbs else candidate.text
         pager, first_url = page.pager, None
         if pager is None:  # one page: its own URL, braces escaped, is the template
