@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crawler.parsing import RECORD_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_CONFIG = ROOT / "fixtures" / "site.toml"
 # The frozen "now" of crawls in tests: 2026-01-23 (the newest base article) is within the
@@ -31,22 +33,35 @@ def barwatch(*args: str, timeout: float = 120, check: bool = True) -> subprocess
     return proc
 
 
-def crawl(db: Path, site, *extra: str, now: str = NOW, config: Path = FIXTURE_CONFIG, check: bool = True):
-    return barwatch(
-        "crawl",
-        "--db",
-        str(db),
-        "--config",
-        str(config),
-        "--base-url",
-        site.base_url,
-        "--now",
-        now,
-        "--log-level",
-        LOG_LEVEL,
-        *extra,
-        check=check,
-    )
+def crawl_args(
+    db: Path,
+    base_url: str,
+    *extra: str,
+    now: str | None = NOW,
+    config: Path = FIXTURE_CONFIG,
+    log_level: str = LOG_LEVEL,
+) -> list[str]:
+    """``barwatch crawl``'s arguments as the tests run it: the fixture config pointed at a
+    local site, a frozen clock (``now=None``: the real one) and quiet logs."""
+    args = ["crawl", "--db", str(db), "--config", str(config), "--base-url", base_url, "--log-level", log_level]
+    return args + (["--now", now] if now else []) + list(extra)
+
+
+def crawl_argv(db: Path, base_url: str, *extra: str, **options) -> list[str]:
+    """The whole command line, for a test that starts the crawl as a process of its own."""
+    return [sys.executable, "-m", "scheduler.cli", *crawl_args(db, base_url, *extra, **options)]
+
+
+def crawl(
+    db: Path,
+    site,
+    *extra: str,
+    now: str = NOW,
+    config: Path = FIXTURE_CONFIG,
+    check: bool = True,
+    timeout: float = 120,
+):
+    return barwatch(*crawl_args(db, site.base_url, *extra, now=now, config=config), check=check, timeout=timeout)
 
 
 def copy_db(src: Path, dst: Path) -> Path:
@@ -61,21 +76,7 @@ def stored_record(row: dict) -> dict:
 
     ``published`` is the page's own reading (a date from the list row or the magazine
     issue is not content); ``issue`` is not stored and reads as None."""
-    keys = (
-        "id",
-        "url",
-        "section",
-        "title",
-        "subtitle",
-        "published",
-        "issue",
-        "author",
-        "source",
-        "views",
-        "body",
-        "attachments",
-    )
-    out = {k: row.get(k) for k in keys}
+    out = {k: row.get(k) for k in RECORD_KEYS}
     if row.get("published_from") != "page":
         out["published"] = None
     out["attachments"] = json.loads(row["attachments"])

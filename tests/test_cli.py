@@ -14,7 +14,7 @@ from fixtures import spec
 from scheduler.cli import build_parser, main
 from storage.archive import Archive
 from storage.schema import SCHEMA_VERSION
-from tests.crawling import FIXTURE_CONFIG, NOW, ROOT, barwatch, copy_db, crawl
+from tests.crawling import FIXTURE_CONFIG, NOW, ROOT, barwatch, copy_db, crawl, crawl_args
 from tests.test_notify import free_port, start_server
 
 PAGES = ROOT / "fixtures" / "pages" / "base" / "info"
@@ -81,20 +81,7 @@ def test_dead_server_counts_failures_and_loses_nothing(edited_archive, tmp_path)
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     config = tmp_path / "no-retry.toml"  # fixture config ends in [crawl]: the key lands there
     config.write_text(FIXTURE_CONFIG.read_text(encoding="utf-8") + "retry_times = 0\n", encoding="utf-8")
-    proc = barwatch(
-        "crawl",
-        "--db",
-        str(db),
-        "--config",
-        str(config),
-        "--base-url",
-        dead,
-        "--now",
-        NOW,
-        "--log-level",
-        "ERROR",
-        check=False,
-    )
+    proc = barwatch(*crawl_args(db, dead, config=config, log_level="ERROR"), check=False)
     assert proc.returncode == 1
     with Archive(db) as archive:
         run = archive.runs()[0]

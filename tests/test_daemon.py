@@ -9,7 +9,7 @@ import time
 from itertools import pairwise
 
 from storage.archive import Archive, ArchiveError
-from tests.crawling import FIXTURE_CONFIG, ROOT
+from tests.crawling import FIXTURE_CONFIG, ROOT, crawl_argv
 
 
 def config_with(tmp_path, extra: str):
@@ -98,20 +98,7 @@ def test_sigterm_mid_crawl_closes_the_run_cleanly(site, tmp_path):
     )
     (tmp_path / "slow.toml").write_text(config, encoding="utf-8")
     crawl = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scheduler.cli",
-            "crawl",
-            "--db",
-            str(db),
-            "--config",
-            str(tmp_path / "slow.toml"),
-            "--base-url",
-            site.base_url,
-            "--log-level",
-            "WARNING",
-        ],
+        crawl_argv(db, site.base_url, now=None, config=tmp_path / "slow.toml"),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -149,20 +136,7 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
 
     for sig, after in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scheduler.cli",
-                "crawl",
-                "--db",
-                str(db),
-                "--config",
-                str(slow),
-                "--base-url",
-                site.base_url,
-                "--log-level",
-                "WARNING",
-            ],
+            crawl_argv(db, site.base_url, now=None, config=slow),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -179,20 +153,7 @@ def test_a_first_crawl_stopped_twice_announces_nothing_when_finished(site, tmp_p
                 proc.communicate()
     assert stored(db) < 24
     finish = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scheduler.cli",
-            "crawl",
-            "--db",
-            str(db),
-            "--config",
-            str(config_with(tmp_path, "")),
-            "--base-url",
-            site.base_url,
-            "--log-level",
-            "WARNING",
-        ],
+        crawl_argv(db, site.base_url, now=None, config=config_with(tmp_path, "")),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -16,9 +16,8 @@ import pytest
 from storage import serve
 from storage.archive import Archive
 from storage.datasette_plugin import feed
-from storage.outbox import PendingAlert
 from tests.test_notify import aid, rec, url
-from tests.test_sanitise import CONTROLS, ESC, NEL, RLO, _store_evil_rows, has_control
+from tests.test_sanitise import CONTROLS, ESC, NEL, RLO, _store_evil_rows, has_control, pending
 from tests.test_sanitise import URL as EVIL_URL
 from tests.test_search import GUIDE, build_fixture_archive, fixture_record, stepping_clock
 
@@ -303,34 +302,6 @@ def test_rows_of_an_older_barwatch_with_control_characters(tmp_path):
     assert [c.get("term") for c in new.findall(f"{A}category")] == ["栏目[1m"]
     assert "第一段[2J<del>旧</del><ins>正</ins>文。" in text(changed, "content")
     assert all(not has_control(e.text or "") for e in root.iter())
-
-
-def pending(n: int, kind: str, **kw) -> PendingAlert:
-    values = dict(
-        id=n,
-        article_id=aid(n),
-        kind=kind,
-        run_id=7,
-        version=1,
-        created_at="2024-05-02T08:00:00Z",
-        attempts=0,
-        last_error=None,
-        run_status="ok",
-        run_started_at="2024-05-02T07:00:00Z",
-        url=url(n),
-        section="协会动态",
-        article_status="live",
-        content={
-            "title": f"文章{n}",
-            "published": "2024-05-01",
-            "author": "办公室",
-            "source": None,
-            "body": "第一段。",
-        },
-        previous=None,
-    )
-    values.update(kw)
-    return PendingAlert(**values)
 
 
 def build(alerts, channel=None, zone="Asia/Shanghai") -> ET.Element:

@@ -26,7 +26,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +34,7 @@ import pytest
 
 from fixtures import spec
 from fixtures.server import FixtureSite
-from tests.crawling import FIXTURE_CONFIG, LOG_LEVEL, NOW, ROOT, copy_db, crawl
+from tests.crawling import FIXTURE_CONFIG, ROOT, copy_db, crawl, crawl_argv
 
 KILLS = int(os.environ.get("BARWATCH_KILLS", "20"))
 LANES = max(1, int(os.environ.get("BARWATCH_KILL_LANES", "3")))
@@ -87,23 +86,7 @@ def newest_run(db: Path) -> dict | None:
 def start_crawl(db: Path, site: FixtureSite, config: Path, log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scheduler.cli",
-                "crawl",
-                "--db",
-                str(db),
-                "--config",
-                str(config),
-                "--base-url",
-                site.base_url,
-                "--now",
-                NOW,
-                "--log-level",
-                LOG_LEVEL,
-                "--full",
-            ],
+            crawl_argv(db, site.base_url, "--full", config=config),
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
